@@ -1,0 +1,44 @@
+"""``aftersale demo``: the main job end to end on the embedded stores (no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aftersale.cli.progress import progress_bar
+from aftersale.cli.render import load_report_table, stored_table
+from aftersale.ingest.report import LoadReport
+from aftersale.services.demo import run_demo
+
+__all__ = ["register"]
+
+
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Option("--dir", help="Project folder to create.")] = Path("demo"),
+    customers: Annotated[int, typer.Option(min=1, help="Customers to simulate.")] = 20_000,
+    days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 365,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 7,
+) -> None:
+    """Simulate a store, load it into DuckDB + SQLite, print each load report and what is stored."""
+    console = ctx.obj.console
+
+    def show(report: LoadReport) -> None:
+        console.print(load_report_table(report))
+
+    with progress_bar() as progress:
+        result = run_demo(directory, customers=customers, days=days, seed=seed, progress=progress,
+                          on_report=show)
+    console.print(stored_table(result.stored))
+    reload = result.reload
+    if reload is not None:
+        changed = reload.rows_loaded + reload.rows_merged
+        console.print(f"Re-loading orders.csv: {reload.rows_unchanged:,} rows unchanged, {changed} changed.")
+    console.print(f"Project in {result.directory}; try `aftersale --config {result.directory}/aftersale.toml status`.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+    app.command("demo", help="Run the main job: simulate a store and load it end to end.")(demo)
