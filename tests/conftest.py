@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from aftersale.clock import FixedClock
 from aftersale.config import Settings
 from tests.factories import make_settings
+from tests.pg import postgres_session_url
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -25,3 +27,9 @@ def settings(tmp_path: Path) -> Settings:
 def clock() -> FixedClock:
     """A clock standing at 2026-01-15 12:00 UTC."""
     return FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a throw-away PostgreSQL server started from Debian's binaries for this session."""
+    yield from postgres_session_url()

@@ -79,25 +79,31 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """Typer may bundle its own copy of Click; take the exception classes from Typer."""
+    return typer.BadParameter.__mro__[1], typer.BadParameter.__mro__[2]
+
+
 def run(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping aftersale errors to one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:
         _fail("aborted", EXIT_CODES["unexpected"])
     except Exception as exc:  # the edge: translate, never show a traceback unless asked
-        import click
-
         if debug:
             raise
-        if isinstance(exc, click.exceptions.UsageError):
+        usage_error, click_error = _click_errors()
+        if isinstance(exc, usage_error):
             exc.show()
             raise SystemExit(EXIT_CODES["usage"]) from None
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, click_error):
             exc.show()
             raise SystemExit(exc.exit_code) from None
         if isinstance(exc, ConfigError):

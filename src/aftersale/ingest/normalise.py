@@ -286,7 +286,9 @@ def _parse_money(
     col = pl.col(f.name)
     s = col.str.replace_all(r"[\s\u00a0'’]", "")
     neg = s.str.starts_with("-") | (s.str.starts_with("(") & s.str.ends_with(")")) | s.str.ends_with("-")
-    s = s.str.replace_all(r"^[^\d\-+(.,]+|[^\d).,\-]+$", "").str.replace_all(r"[()+\-]", "")
+    # Currency symbols anywhere and ISO codes at either end ("EUR 12", "12 USD", "-$1").
+    s = s.str.replace_all(r"[$€£¥₹₩₽¢₪₫₺₴₦฿₱]|^[A-Za-z]{3}|[A-Za-z]{3}$", "")
+    s = s.str.replace_all(r"[()+\-]", "")
     has_comma = s.str.contains(",", literal=True)
     has_dot = s.str.contains(".", literal=True)
     if options.decimal == ",":

@@ -319,9 +319,8 @@ def _optional(fields: tuple[Field, ...]) -> tuple[Field, ...]:
 
 
 def _with_consent_key(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        pl.col("purpose").fill_null("marketing"),
-    ).with_columns(
+    purpose = pl.col("purpose") if "purpose" in frame.columns else pl.lit(None, dtype=pl.String)
+    return frame.with_columns(purpose.fill_null("marketing").alias("purpose")).with_columns(
         pl.concat_str([pl.col("customer_id"), pl.col("channel"), pl.col("purpose"),
                        pl.col("recorded_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")], separator="|")
         .alias("consent_key")

@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 
-from aftersale.cli.progress import progress_bar
-from aftersale.cli.render import load_report_table, stored_table
-from aftersale.ingest.report import LoadReport
-from aftersale.services.demo import run_demo
 
 __all__ = ["register"]
 
@@ -23,6 +19,11 @@ def demo(
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 7,
 ) -> None:
     """Simulate a store, load it into DuckDB + SQLite, print each load report and what is stored."""
+    from aftersale.cli.progress import progress_bar
+    from aftersale.cli.render import load_report_table, stored_table
+    from aftersale.ingest.report import LoadReport
+    from aftersale.services.demo import run_demo
+
     console = ctx.obj.console
 
     def show(report: LoadReport) -> None:

@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 
-from aftersale.cli.progress import progress_bar
-from aftersale.cli.render import load_report_table
-from aftersale.ingest.mapping import parse_map_flags
-from aftersale.services.ingest import ingest as ingest_files
 
 __all__ = ["register"]
 
@@ -34,6 +30,11 @@ def ingest(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 6 when any row was quarantined.")] = False,
 ) -> None:
     """Load files; bad rows go to quarantine with their file, row, field and reason."""
+    from aftersale.cli.progress import progress_bar
+    from aftersale.cli.render import load_report_table
+    from aftersale.ingest.mapping import parse_map_flags
+    from aftersale.services.ingest import ingest as ingest_files
+
     if kind not in (*KINDS, "order_lines"):
         raise typer.BadParameter(f"{kind!r} is not one of {', '.join(KINDS)}", param_hint="KIND")
     columns = parse_map_flags(maps or [])

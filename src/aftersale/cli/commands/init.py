@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from aftersale.services.project import init_project
 
 __all__ = ["register"]
 
@@ -18,6 +17,7 @@ def init(
 ) -> None:
     """Create aftersale.toml, the warehouse tables and the state schema (safe to rerun)."""
     from aftersale.config import load_settings
+    from aftersale.services.project import init_project
 
     obj = ctx.obj
     settings = load_settings(obj.config) if obj.config else None

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aftersale.services.quarantine import export_csv, quarantined_rows
 
 __all__ = ["register"]
 
@@ -20,6 +19,8 @@ def quarantine(
     export: Annotated[Path | None, typer.Option(help="Write every matching row to this CSV file.")] = None,
 ) -> None:
     """Show why rows were quarantined, with file, row, field and reason."""
+    from aftersale.services.quarantine import export_csv, quarantined_rows
+
     settings = ctx.obj.settings()
     if export is not None:
         frame = quarantined_rows(settings, kind=kind)

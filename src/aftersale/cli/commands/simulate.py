@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aftersale.cli.progress import progress_bar
-from aftersale.simulator import FORMATS, SimulationSpec, simulate_store
 
 __all__ = ["register"]
 
@@ -23,11 +21,15 @@ def simulate(
     start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD, UTC).")] = "2025-01-01",
     formats: Annotated[
         list[str] | None,
-        typer.Option("--format", help=f"Formats to write (repeat): {', '.join(sorted(FORMATS))}; default all."),
+        typer.Option("--format", help="Formats to write (repeat): csv, invoices, jsonl, parquet, shopify; default all."),
     ] = None,
     currency: Annotated[list[str] | None, typer.Option(help="Currencies used (repeat); default GBP.")] = None,
 ) -> None:
     """Simulate a store (products, customers, orders, events, consents) with hidden truth."""
+    from aftersale.cli.progress import progress_bar
+    from aftersale.simulator import SimulationSpec, simulate_store
+    from aftersale.simulator.spec import FORMATS
+
     spec = SimulationSpec(
         customers=customers, days=days, seed=seed, start=start,
         formats=frozenset(formats) if formats else frozenset(FORMATS),

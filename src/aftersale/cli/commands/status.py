@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from aftersale.cli.render import status_tables
-from aftersale.services.project import project_status
 
 __all__ = ["register"]
 
@@ -19,6 +17,9 @@ def status(
     recent: Annotated[int, typer.Option(min=1, help="How many recent loads to list.")] = 5,
 ) -> None:
     """Show where data lives, row counts per table and the most recent loads."""
+    from aftersale.cli.render import status_tables
+    from aftersale.services.project import project_status
+
     report = project_status(ctx.obj.settings(), recent=recent)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
