@@ -46,7 +46,8 @@ def render() -> str:
         for col in table.columns:
             required = "yes" if not col.nullable else ""
             parts.append(
-                f"| `{col.name}` | {_TYPES[col.type]} | {col.unit} | {required} | {col.description} |\n"
+                f"| `{col.name}` | {_TYPES[col.type]} | {col.unit} | {required} "
+                f"| {col.description} |\n"
             )
     return "".join(parts)
 

@@ -24,8 +24,13 @@ def make_settings(root: Path, state_url: str | None = None, **ingest: Any) -> Se
     )
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], encoding: str = "utf-8",
-              bom: bool = False) -> Path:
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> Path:
     """Write a CSV file by hand (so tests control quoting, encodings and mistakes)."""
     import csv
     import io

@@ -60,5 +60,7 @@ class FixedClock:
 def ensure_utc(value: datetime) -> datetime:
     """Return ``value`` in UTC; a naive datetime is rejected rather than guessed."""
     if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value.isoformat()} has no time zone; pass a tz-aware value")
+        raise ValueError(
+            f"naive datetime {value.isoformat()} has no time zone; pass a tz-aware value"
+        )
     return value.astimezone(UTC)

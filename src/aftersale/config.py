@@ -54,7 +54,7 @@ class StateSettings(BaseModel):
 
     url: SecretStr = Field(
         default=SecretStr("sqlite:///aftersale.sqlite"),
-        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+        description="SQLAlchemy URL: SQLite file by default, postgresql+psycopg://... for workers",
     )
 
 
@@ -154,9 +154,7 @@ def load_settings(config: Path | str | None = None, cwd: Path | None = None) -> 
             first_key = first_key or key
             problems.append(f"{key}: {err['msg']}")
         where = f" in {path} or AFTERSALE_* environment" if path else " in AFTERSALE_* environment"
-        raise ConfigError(
-            f"invalid setting{where}: " + "; ".join(problems), key=first_key
-        ) from exc
+        raise ConfigError(f"invalid setting{where}: " + "; ".join(problems), key=first_key) from exc
     base = path.parent if path is not None else (cwd or Path.cwd())
     return _resolve_paths(settings, base, path)
 
@@ -170,6 +168,4 @@ def _resolve_paths(settings: Settings, base: Path, path: Path | None) -> Setting
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         state = state.model_copy(update={"url": SecretStr(prefix + str(base / url[len(prefix) :]))})
-    return settings.model_copy(
-        update={"warehouse": warehouse, "state": state, "config_path": path}
-    )
+    return settings.model_copy(update={"warehouse": warehouse, "state": state, "config_path": path})

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Literal, NewType
 
 __all__ = [
+    "DATA_KINDS",
+    "SOURCE_FORMATS",
     "Channel",
     "ConsentStatus",
     "CustomerId",
     "DataKind",
-    "DATA_KINDS",
     "MoneyMinor",
     "OrderId",
     "ProductId",
     "Purpose",
     "SourceFormat",
-    "SOURCE_FORMATS",
 ]
 
 CustomerId = NewType("CustomerId", str)

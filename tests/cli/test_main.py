@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -59,8 +58,14 @@ def _capture(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "aftersale.cli.main", "status", "--json"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "aftersale.cli.main", "status", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["initialised"] is False
 
@@ -81,15 +86,23 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_ingest_json_report_and_status(project: Path) -> None:
-    write_csv(project / "orders.csv", ORDERS, [("A1", "c1", "2025-01-01T10:00:00Z", "EUR", "10.00"),
-                                               ("A2", "c1", "bad date", "EUR", "1.00")])
+    write_csv(
+        project / "orders.csv",
+        ORDERS,
+        [
+            ("A1", "c1", "2025-01-01T10:00:00Z", "EUR", "10.00"),
+            ("A2", "c1", "bad date", "EUR", "1.00"),
+        ],
+    )
     result = cli("ingest", "orders", "orders.csv", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["rows_read"] == 2 and report["rows_loaded"] == 1
     assert report["quarantined"] == {"unparseable_timestamp": 1} and report["balanced"] is True
     status = json.loads(cli("status", "--json", cwd=project).stdout)
-    assert status["warehouse_counts"]["orders"] == 1 and status["warehouse_counts"]["quarantine"] == 1
+    assert (
+        status["warehouse_counts"]["orders"] == 1 and status["warehouse_counts"]["quarantine"] == 1
+    )
     assert status["recent_loads"][0]["rows_quarantined"] == 1
     strict = cli("ingest", "orders", "orders.csv", "--strict", cwd=project)
     assert strict.returncode == 6
@@ -118,7 +131,9 @@ def test_storage_errors_exit_5(project: Path) -> None:
     (project / "aftersale.duckdb").write_bytes(b"this is not a database")
     write_csv(project / "orders.csv", ORDERS, [("A1", "c1", "2025-01-01", "EUR", "1")])
     result = cli("ingest", "orders", "orders.csv", cwd=project)
-    assert result.returncode == 5 and "warehouse" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 5 and "warehouse" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_usage_errors_exit_2(project: Path) -> None:
@@ -127,7 +142,9 @@ def test_usage_errors_exit_2(project: Path) -> None:
 
 
 def test_quarantine_export_is_spreadsheet_safe(project: Path) -> None:
-    write_csv(project / "c.csv", ("customer_id", "created_at"), [("=1+1", "never"), ("c2", "2025-01-01")])
+    write_csv(
+        project / "c.csv", ("customer_id", "created_at"), [("=1+1", "never"), ("c2", "2025-01-01")]
+    )
     assert cli("ingest", "customers", "c.csv", cwd=project).returncode == 0
     listing = cli("quarantine", cwd=project)
     assert "unparseable_timestamp" in listing.stdout

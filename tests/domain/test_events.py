@@ -24,7 +24,19 @@ def test_event_names_are_canonical(given: str, expected: str) -> None:
 
 
 def test_derived_message_id_is_stable_and_content_based() -> None:
-    a = {"type": "track", "event": "X", "userId": "u", "timestamp": "t", "properties": {"a": 1, "b": 2}}
-    b = {"properties": {"b": 2, "a": 1}, "timestamp": "t", "userId": "u", "event": "X", "type": "track"}
+    a = {
+        "type": "track",
+        "event": "X",
+        "userId": "u",
+        "timestamp": "t",
+        "properties": {"a": 1, "b": 2},
+    }
+    b = {
+        "properties": {"b": 2, "a": 1},
+        "timestamp": "t",
+        "userId": "u",
+        "event": "X",
+        "type": "track",
+    }
     assert derive_message_id(a) == derive_message_id(b)
     assert derive_message_id(a) != derive_message_id({**a, "event": "Y"})

@@ -8,8 +8,17 @@ from hypothesis import strategies as st
 
 from aftersale.domain.spreadsheet import FORMULA_PREFIXES, neutralise, restore
 
-PAYLOADS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\0x",
-            "=cmd|' /C calc'!A0", "'=already"]
+PAYLOADS = [
+    '=HYPERLINK("http://evil","x")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "\0x",
+    "=cmd|' /C calc'!A0",
+    "'=already",
+]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aftersale.domain.tables import CANONICAL_TABLES
 from scripts.data_model_doc import render
+
+from aftersale.domain.tables import CANONICAL_TABLES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "DATA_MODEL.md"
 
@@ -25,4 +26,6 @@ def test_money_columns_are_integer_minor_units() -> None:
 
 
 def test_data_model_doc_is_generated_from_the_model() -> None:
-    assert DOC.read_text(encoding="utf-8") == render(), "run: uv run python scripts/data_model_doc.py"
+    assert DOC.read_text(encoding="utf-8") == render(), (
+        "run: uv run python scripts/data_model_doc.py"
+    )

@@ -37,36 +37,55 @@ def _format(amount: int, exponent: int, style: str) -> str:
 
 
 @given(
-    amount=st.integers(-10**11, 10**11),
+    amount=st.integers(-(10**11), 10**11),
     currency=st.sampled_from([("USD", 2), ("JPY", 0), ("KWD", 3), ("EUR", 2)]),
     style=st.sampled_from(["plain", "us", "eu", "symbol"]),
 )
-def test_money_parses_exactly_in_every_style(amount: int, currency: tuple[str, int], style: str) -> None:
+def test_money_parses_exactly_in_every_style(
+    amount: int, currency: tuple[str, int], style: str
+) -> None:
     code, exponent = currency
     text = _format(amount, exponent, style)
     if style == "eu" and exponent == 0 and abs(amount) >= 1000:
         text = text.replace(".", "")  # "1.234" without decimals is ambiguous; exports write 1234
-    result = run("products", {"product_id": ["p"], "price": [text], "currency": [code]},
-                 decimal="," if style == "eu" else ".")
+    result = run(
+        "products",
+        {"product_id": ["p"], "price": [text], "currency": [code]},
+        decimal="," if style == "eu" else ".",
+    )
     assert result.bad.height == 0, (text, result.bad.to_dicts())
     assert result.good["price_minor"].item() == amount, text
 
 
 def test_money_errors_are_named() -> None:
-    result = run("products", {"product_id": ["a", "b", "c", "d"], "price": ["12x", "1" * 20, "1.00", "2.00"],
-                              "currency": ["EUR", "EUR", "ZZZ", None]})
+    result = run(
+        "products",
+        {
+            "product_id": ["a", "b", "c", "d"],
+            "price": ["12x", "1" * 20, "1.00", "2.00"],
+            "currency": ["EUR", "EUR", "ZZZ", None],
+        },
+    )
     reasons = dict(zip(result.bad[ROW].to_list(), result.bad["reason"].to_list(), strict=True))
-    assert reasons == {1: "not_a_number", 2: "amount_out_of_range", 3: "unknown_currency", 4: "missing_currency"}
+    assert reasons == {
+        1: "not_a_number",
+        2: "amount_out_of_range",
+        3: "unknown_currency",
+        4: "missing_currency",
+    }
     assert "12x" in result.bad.filter(pl.col(ROW) == 1)["detail"].item()
 
 
 @given(
     moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)).map(
-        lambda d: d.replace(microsecond=0, tzinfo=UTC)),
+        lambda d: d.replace(microsecond=0, tzinfo=UTC)
+    ),
     offset_minutes=st.sampled_from([-600, -300, 0, 60, 330, 345, 840]),
     style=st.sampled_from(["iso", "space", "compact", "z"]),
 )
-def test_timestamps_with_any_offset_become_utc(moment: datetime, offset_minutes: int, style: str) -> None:
+def test_timestamps_with_any_offset_become_utc(
+    moment: datetime, offset_minutes: int, style: str
+) -> None:
     local = moment + timedelta(minutes=offset_minutes)
     sign = "+" if offset_minutes >= 0 else "-"
     hh, mm = divmod(abs(offset_minutes), 60)
@@ -83,8 +102,17 @@ def test_timestamps_with_any_offset_become_utc(moment: datetime, offset_minutes:
 
 
 def test_naive_timestamps_use_the_zone_and_mixed_formats_in_one_column() -> None:
-    values = ["2025-07-01 12:00:00", "07/01/2025 12:00", "2025-07-01", "1751371200", "1751371200000", "tomorrow"]
-    result = run("customers", {"customer_id": ["c"] * 6, "created_at": values}, time_zone="Europe/Berlin")
+    values = [
+        "2025-07-01 12:00:00",
+        "07/01/2025 12:00",
+        "2025-07-01",
+        "1751371200",
+        "1751371200000",
+        "tomorrow",
+    ]
+    result = run(
+        "customers", {"customer_id": ["c"] * 6, "created_at": values}, time_zone="Europe/Berlin"
+    )
     got = result.good["created_at"].to_list()
     assert got[0] == datetime(2025, 7, 1, 10, 0, tzinfo=UTC)
     assert got[1] == datetime(2025, 7, 1, 10, 0, tzinfo=UTC)
@@ -94,31 +122,57 @@ def test_naive_timestamps_use_the_zone_and_mixed_formats_in_one_column() -> None
 
 
 def test_dayfirst_option() -> None:
-    result = run("customers", {"customer_id": ["c"], "created_at": ["02/01/2025 10:00"]}, dayfirst=True)
+    result = run(
+        "customers", {"customer_id": ["c"], "created_at": ["02/01/2025 10:00"]}, dayfirst=True
+    )
     assert result.good["created_at"].item() == datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
 
 
 def test_dst_gap_and_fold_are_handled() -> None:
-    # 02:30 does not exist in Berlin on 2025-03-30; 02:30 on 2025-10-26 happens twice (earliest wins).
-    result = run("customers", {"customer_id": ["a", "b"], "created_at": ["2025-03-30 02:30", "2025-10-26 02:30"]},
-                 time_zone="Europe/Berlin")
+    # 02:30 does not exist in Berlin on 2025-03-30; on 2025-10-26 it happens twice (earliest wins).
+    result = run(
+        "customers",
+        {"customer_id": ["a", "b"], "created_at": ["2025-03-30 02:30", "2025-10-26 02:30"]},
+        time_zone="Europe/Berlin",
+    )
     assert result.bad["reason"].to_list() == ["unparseable_timestamp"]
     assert result.good["created_at"].item() == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("given_status", "expected"), [
-    ("paid", "completed"), ("Partially Refunded", "partially_refunded"), ("voided", "cancelled"),
-    ("canceled", "cancelled"), ("REFUNDED", "refunded"),
-])
+@pytest.mark.parametrize(
+    ("given_status", "expected"),
+    [
+        ("paid", "completed"),
+        ("Partially Refunded", "partially_refunded"),
+        ("voided", "cancelled"),
+        ("canceled", "cancelled"),
+        ("REFUNDED", "refunded"),
+    ],
+)
 def test_order_status_synonyms(given_status: str, expected: str) -> None:
-    result = run("orders", {"order_id": ["o"], "ordered_at": ["2025-01-01"], "status": [given_status],
-                            "total": ["1"], "currency": ["EUR"]})
+    result = run(
+        "orders",
+        {
+            "order_id": ["o"],
+            "ordered_at": ["2025-01-01"],
+            "status": [given_status],
+            "total": ["1"],
+            "currency": ["EUR"],
+        },
+    )
     assert result.good["status"].item() == expected
 
 
 def test_unknown_enum_value_lists_the_choices() -> None:
-    result = run("consents", {"customer_id": ["c"], "channel": ["pigeon"], "status": ["opt_in"],
-                              "recorded_at": ["2025-01-01"]})
+    result = run(
+        "consents",
+        {
+            "customer_id": ["c"],
+            "channel": ["pigeon"],
+            "status": ["opt_in"],
+            "recorded_at": ["2025-01-01"],
+        },
+    )
     assert result.bad["reason"].item() == "invalid_value"
     assert "email, sms, push" in result.bad["detail"].item()
 

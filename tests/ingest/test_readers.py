@@ -48,10 +48,17 @@ def test_quoted_newlines_stay_in_one_row(tmp_path: Path) -> None:
     assert good == [(1, "1"), (2, "3")] and bad == []
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.integers(5, 60), ragged=st.sets(st.integers(1, 60), max_size=5), chunk=st.sampled_from([2, 7, 1000]))
-def test_ragged_rows_are_reported_with_exact_numbers(tmp_path: Path, rows: int, ragged: set[int],
-                                                      chunk: int) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.integers(5, 60),
+    ragged=st.sets(st.integers(1, 60), max_size=5),
+    chunk=st.sampled_from([2, 7, 1000]),
+)
+def test_ragged_rows_are_reported_with_exact_numbers(
+    tmp_path: Path, rows: int, ragged: set[int], chunk: int
+) -> None:
     ragged = {r for r in ragged if r <= rows}
     lines = ["a,b"] + [f"{i},x,extra" if i in ragged else f"{i},x" for i in range(1, rows + 1)]
     p = tmp_path / f"r{rows}-{chunk}-{len(ragged)}.csv"
@@ -90,7 +97,10 @@ def test_jsonl_reports_malformed_lines_by_number(tmp_path: Path) -> None:
     frame = chunks[0].frame
     assert frame[ROW].to_list() == [1, 5]
     assert frame["a"].to_list() == ["1", '{"b":[1]}'] and frame["c"].to_list() == [None, "true"]
-    assert [(b.row_number, b.reason) for b in chunks[0].bad] == [(3, "malformed_json"), (4, "malformed_json")]
+    assert [(b.row_number, b.reason) for b in chunks[0].bad] == [
+        (3, "malformed_json"),
+        (4, "malformed_json"),
+    ]
 
 
 def test_paths_expand_from_folder_and_glob(tmp_path: Path) -> None:

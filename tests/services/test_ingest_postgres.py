@@ -20,16 +20,24 @@ def test_ingest_records_loads_and_consents_in_postgres(tmp_path: Path, pg_url: s
     url = create_database(pg_url, name)
     try:
         settings = make_settings(tmp_path / "p", state_url=url)
-        path = write_csv(tmp_path / "consents.csv", ("customer_id", "channel", "status", "recorded_at"), [
-            ("c1", "email", "opt_in", "2025-01-01T00:00:00Z"),
-            ("c1", "email", "opt_out", "2025-03-01T00:00:00Z"),
-            ("c2", "sms", "yes", "2025-01-01 08:00:00+01:00"),
-            ("c3", "sms", "maybe", "2025-01-01T00:00:00Z"),
-        ])
+        path = write_csv(
+            tmp_path / "consents.csv",
+            ("customer_id", "channel", "status", "recorded_at"),
+            [
+                ("c1", "email", "opt_in", "2025-01-01T00:00:00Z"),
+                ("c1", "email", "opt_out", "2025-03-01T00:00:00Z"),
+                ("c2", "sms", "yes", "2025-01-01 08:00:00+01:00"),
+                ("c3", "sms", "maybe", "2025-01-01T00:00:00Z"),
+            ],
+        )
         first = ingest("consents", path, settings=settings)
         second = ingest("consents", path, settings=settings)
         assert (first.rows_loaded, first.rows_quarantined) == (3, 1)
-        assert (second.rows_loaded, second.rows_unchanged, second.notes["consent_ledger_inserted"]) == (0, 3, 0)
+        assert (
+            second.rows_loaded,
+            second.rows_unchanged,
+            second.notes["consent_ledger_inserted"],
+        ) == (0, 3, 0)
         with StateStore.from_url(url) as state:
             assert state.dialect == "postgresql"
             assert state.current_consent("c1", "email", "marketing") == "opt_out"

@@ -10,9 +10,9 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from tests.pg import create_database, drop_database
 
 from aftersale.store.state import StateStore
+from tests.pg import create_database, drop_database
 
 __all__ = ["BACKENDS", "empty_store", "state_url", "store"]
 

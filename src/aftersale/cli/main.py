@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,7 +21,15 @@ from aftersale.errors import AftersaleError, ConfigError, InvalidInputError, Sto
 
 __all__ = ["EXIT_CODES", "app", "run"]
 
-EXIT_CODES = {"ok": 0, "unexpected": 1, "usage": 2, "input": 3, "config": 4, "storage": 5, "strict": 6}
+EXIT_CODES = {
+    "ok": 0,
+    "unexpected": 1,
+    "usage": 2,
+    "input": 3,
+    "config": 4,
+    "storage": 5,
+    "strict": 6,
+}
 
 app = typer.Typer(
     name="aftersale",
@@ -55,8 +63,12 @@ def main(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Settings file (default ./aftersale.toml or $AFTERSALE_CONFIG).",
-                     envvar="AFTERSALE_CONFIG"),
+        typer.Option(
+            "--config",
+            "-c",
+            help="Settings file (default ./aftersale.toml or $AFTERSALE_CONFIG).",
+            envvar="AFTERSALE_CONFIG",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
 ) -> None:
@@ -79,7 +91,7 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _click_errors() -> tuple[type[Exception], type[Exception]]:
+def _click_errors() -> tuple[type[Any], type[Any]]:
     """Typer may bundle its own copy of Click; take the exception classes from Typer."""
     return typer.BadParameter.__mro__[1], typer.BadParameter.__mro__[2]
 
@@ -114,8 +126,10 @@ def run(argv: list[str] | None = None) -> None:
             _fail(str(exc), EXIT_CODES["storage"])
         if isinstance(exc, AftersaleError):
             _fail(str(exc), EXIT_CODES["unexpected"])
-        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              EXIT_CODES["unexpected"])
+        _fail(
+            f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            EXIT_CODES["unexpected"],
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

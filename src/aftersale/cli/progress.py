@@ -1,4 +1,4 @@
-"""Progress bars for long CLI work, fed by the library's plain ``(label, done, total)`` callbacks."""
+"""Progress bars for long CLI work, fed by the library's ``(label, done, total)`` callbacks."""
 
 from __future__ import annotations
 

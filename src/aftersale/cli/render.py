@@ -14,8 +14,10 @@ __all__ = ["load_report_table", "status_tables", "stored_table"]
 def load_report_table(report: LoadReport) -> Group:
     """The load report as Rich tables: row buckets, per-table effects, notes."""
     files = ", ".join(f.path.rsplit("/", 1)[-1] for f in report.files)
-    rows = Table(title=f"Load {report.load_id[:8]} · {report.kind} · {report.source_format} · {files}",
-                 title_justify="left")
+    rows = Table(
+        title=f"Load {report.load_id[:8]} · {report.kind} · {report.source_format} · {files}",
+        title_justify="left",
+    )
     rows.add_column("rows", style="bold")
     rows.add_column("count", justify="right")
     for label, value in (
@@ -35,7 +37,9 @@ def load_report_table(report: LoadReport) -> Group:
         for col in ("table", "inserted", "updated", "unchanged"):
             tables.add_column(col, justify="left" if col == "table" else "right")
         for name, counts in report.tables.items():
-            tables.add_row(name, f"{counts.inserted:,}", f"{counts.updated:,}", f"{counts.unchanged:,}")
+            tables.add_row(
+                name, f"{counts.inserted:,}", f"{counts.updated:,}", f"{counts.unchanged:,}"
+            )
         parts.append(tables)
     notes = {k: v for k, v in report.notes.items() if v}
     if notes:
@@ -71,11 +75,32 @@ def status_tables(status: StatusReport) -> Group:
         parts.append(stored_table(status.state_counts, "Stored in the state store"))
     if status.recent_loads:
         loads = Table(title="Recent loads", title_justify="left")
-        for col in ("started", "kind", "format", "status", "read", "loaded", "merged", "dup.", "quar."):
-            loads.add_column(col, justify="right" if col in ("read", "loaded", "merged", "dup.", "quar.") else "left")
+        for col in (
+            "started",
+            "kind",
+            "format",
+            "status",
+            "read",
+            "loaded",
+            "merged",
+            "dup.",
+            "quar.",
+        ):
+            loads.add_column(
+                col,
+                justify="right" if col in ("read", "loaded", "merged", "dup.", "quar.") else "left",
+            )
         for run in status.recent_loads:
-            loads.add_row(run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.kind, run.source_format,
-                          run.status, f"{run.rows_read:,}", f"{run.rows_loaded:,}", f"{run.rows_merged:,}",
-                          f"{run.rows_duplicate:,}", f"{run.rows_quarantined:,}")
+            loads.add_row(
+                run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                run.kind,
+                run.source_format,
+                run.status,
+                f"{run.rows_read:,}",
+                f"{run.rows_loaded:,}",
+                f"{run.rows_merged:,}",
+                f"{run.rows_duplicate:,}",
+                f"{run.rows_quarantined:,}",
+            )
         parts.append(loads)
     return Group(*parts)

@@ -15,13 +15,13 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 def neutralise(value: object) -> object:
     """Return ``value`` with a leading ``'`` when it is text a spreadsheet would evaluate."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES + ("'",)):
+    if isinstance(value, str) and value.startswith((*FORMULA_PREFIXES, "'")):
         return "'" + value
     return value
 
 
 def restore(value: str) -> str:
     """Undo :func:`neutralise` on text read back from an aftersale export."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES + ("'",)):
+    if value.startswith("'") and value[1:].startswith((*FORMULA_PREFIXES, "'")):
         return value[1:]
     return value

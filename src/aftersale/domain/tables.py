@@ -122,7 +122,13 @@ ORDERS = Table(
             "completed, pending, cancelled, refunded, partially_refunded or returned.",
             nullable=False,
         ),
-        _c("currency", "string", "Currency of every amount on the order.", "ISO 4217", nullable=False),
+        _c(
+            "currency",
+            "string",
+            "Currency of every amount on the order.",
+            "ISO 4217",
+            nullable=False,
+        ),
         _c("subtotal_minor", "int64", "Sum of product lines before discount.", "minor units"),
         _c("discount_minor", "int64", "Discount granted (positive number).", "minor units"),
         _c("shipping_minor", "int64", "Shipping charged.", "minor units"),
@@ -156,7 +162,13 @@ ORDER_LINES = Table(
         _c("product_id", "string", "SKU or product id."),
         _c("product_name", "string", "Product name as sold."),
         _c("category", "string", "Category of the product as sold."),
-        _c("quantity", "int64", "Units; negative on returns and cancellations.", "units", nullable=False),
+        _c(
+            "quantity",
+            "int64",
+            "Units; negative on returns and cancellations.",
+            "units",
+            nullable=False,
+        ),
         _c("unit_price_minor", "int64", "Price of one unit.", "minor units", nullable=False),
         _c("line_total_minor", "int64", "quantity × unit price - line discount.", "minor units"),
         _c("discount_minor", "int64", "Discount on this line (positive).", "minor units"),
@@ -177,7 +189,12 @@ EVENTS = Table(
     description="Behaviour in the Segment spec; E-commerce v2 names are canonical.",
     columns=(
         _c("event_key", "string", "source + ':' + message_id (the dedupe key).", nullable=False),
-        _c("message_id", "string", "Segment messageId (derived from content when absent).", nullable=False),
+        _c(
+            "message_id",
+            "string",
+            "Segment messageId (derived from content when absent).",
+            nullable=False,
+        ),
         _c("type", "string", "track, identify, page, screen, group or alias.", nullable=False),
         _c("event", "string", "Event name for track calls, e.g. Order Completed."),
         _c("customer_id", "string", "Segment userId."),
@@ -196,12 +213,23 @@ CONSENTS = Table(
     key="consent_key",
     description="Append-only consent history per customer, channel and purpose.",
     columns=(
-        _c("consent_key", "string", "customer, channel, purpose and time joined (dedupe key).", nullable=False),
+        _c(
+            "consent_key",
+            "string",
+            "customer, channel, purpose and time joined (dedupe key).",
+            nullable=False,
+        ),
         _c("customer_id", "string", "Whose consent.", nullable=False),
         _c("channel", "string", "email, sms, push, in_app or webhook.", nullable=False),
         _c("purpose", "string", "marketing or transactional.", nullable=False),
         _c("status", "string", "opt_in or opt_out.", nullable=False),
-        _c("recorded_at", "timestamp", "When the consent was given or withdrawn.", "UTC", nullable=False),
+        _c(
+            "recorded_at",
+            "timestamp",
+            "When the consent was given or withdrawn.",
+            "UTC",
+            nullable=False,
+        ),
         _c("method", "string", "How it was captured: checkout box, form, STOP reply, import …"),
         _c("evidence", "string", "Text shown or other proof kept for the record."),
         *_LINEAGE,
@@ -213,14 +241,31 @@ QUARANTINE = Table(
     key="quarantine_key",
     description="Rows that could not be trusted, with where they came from and why.",
     columns=(
-        _c("quarantine_key", "string", "source_file + ':' + row_number + ':' + kind.", nullable=False),
+        _c(
+            "quarantine_key",
+            "string",
+            "source_file + ':' + row_number + ':' + kind.",
+            nullable=False,
+        ),
         _c("load_id", "string", "The load run that met the row.", nullable=False),
         _c("kind", "string", "What was being loaded (orders, events …).", nullable=False),
-        _c("row_number", "int64", "1-based data row in the file (header excluded).", nullable=False),
+        _c(
+            "row_number", "int64", "1-based data row in the file (header excluded).", nullable=False
+        ),
         _c("field", "string", "The column at fault (blank for whole-row problems)."),
-        _c("reason", "string", "Machine-readable reason code, e.g. unparseable_timestamp.", nullable=False),
+        _c(
+            "reason",
+            "string",
+            "Machine-readable reason code, e.g. unparseable_timestamp.",
+            nullable=False,
+        ),
         _c("detail", "string", "Human explanation naming the bad value.", nullable=False),
-        _c("raw", "json", "The row as read (spreadsheet-formula text kept as data).", nullable=False),
+        _c(
+            "raw",
+            "json",
+            "The row as read (spreadsheet-formula text kept as data).",
+            nullable=False,
+        ),
         *_LINEAGE,
     ),
 )
@@ -235,4 +280,6 @@ def table(name: str) -> Table:
     try:
         return CANONICAL_TABLES[name]
     except KeyError:
-        raise KeyError(f"no canonical table {name!r}; known: {', '.join(CANONICAL_TABLES)}") from None
+        raise KeyError(
+            f"no canonical table {name!r}; known: {', '.join(CANONICAL_TABLES)}"
+        ) from None

@@ -79,7 +79,9 @@ def dedupe(
     kept = keyed.filter(keyed._rank == 0).drop("_rank", "_winner_row")
     losers = keyed.filter(keyed._rank > 0).drop("_rank")
     if on_conflict == "first":
-        return Deduped(kept, exact.union(losers.drop("_winner_row")), losers.filter(ibis.literal(False)))
+        return Deduped(
+            kept, exact.union(losers.drop("_winner_row")), losers.filter(ibis.literal(False))
+        )
     return Deduped(kept, exact, losers)
 
 
@@ -130,8 +132,8 @@ def orders_from_lines(lines: ir.Table, cancellation_prefix: str | None) -> ir.Ta
         cancelled = grouped.order_id.startswith(prefix) & all_negative
     else:
         cancelled = ibis.literal(False)
-    derived_status = (
-        ibis.cases((cancelled, "cancelled"), (all_negative, "returned"), else_="completed")
+    derived_status = ibis.cases(
+        (cancelled, "cancelled"), (all_negative, "returned"), else_="completed"
     )
     given = grouped.status if "status" in cols else ibis.null("string")
     shipping = grouped.shipping_minor if "shipping_minor" in cols else ibis.null("int64")
@@ -150,8 +152,13 @@ def orders_from_lines(lines: ir.Table, cancellation_prefix: str | None) -> ir.Ta
         source_file=grouped._source_file,
     )
     return out.drop(
-        "_lines_subtotal", "_lines_shipping", "_lines_discount", "_lines_total", "_min_qty",
-        "_max_qty", "_source_file",
+        "_lines_subtotal",
+        "_lines_shipping",
+        "_lines_discount",
+        "_lines_total",
+        "_min_qty",
+        "_max_qty",
+        "_source_file",
     )
 
 

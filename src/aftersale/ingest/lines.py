@@ -8,6 +8,7 @@ one place, what each line is; the load report counts every case.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -54,13 +55,15 @@ def classify_lines(lines: pl.DataFrame, rules: LineRules) -> pl.DataFrame:
     a written-off debt); everything else is a product line.
     """
     code = pl.col("product_id").str.to_uppercase().str.strip_chars()
-    kind = pl.when(code.is_in(list(rules.codes))).then(
+    kind: Any = pl.when(code.is_in(list(rules.codes))).then(
         code.replace_strict(rules.codes, default=None, return_dtype=pl.String)
     )
     name = pl.col("product_name") if "product_name" in lines.columns else pl.lit(None, pl.String)
     for pattern, label in rules.name_patterns.items():
         kind = kind.when(name.str.contains(pattern).fill_null(False)).then(pl.lit(label))
-    kind = kind.when(pl.col("unit_price_minor") < 0).then(pl.lit("adjustment")).otherwise(
-        pl.lit("product")
+    kind = (
+        kind.when(pl.col("unit_price_minor") < 0)
+        .then(pl.lit("adjustment"))
+        .otherwise(pl.lit("product"))
     )
     return lines.with_columns(kind.alias("line_kind"))

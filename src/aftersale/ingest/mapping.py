@@ -76,7 +76,9 @@ def parse_map_flags(flags: Sequence[str]) -> dict[str, str]:
     for flag in flags:
         target, sep, source = flag.partition("=")
         if not sep or not target.strip() or not source.strip():
-            raise InvalidInputError(f"--map {flag!r}: expected target=source, e.g. order_id=InvoiceNo")
+            raise InvalidInputError(
+                f"--map {flag!r}: expected target=source, e.g. order_id=InvoiceNo"
+            )
         result[target.strip()] = source.strip()
     return result
 
@@ -92,7 +94,9 @@ def load_mapping(path: Path | str) -> Mapping:
         raise InvalidInputError(f"{p}: not valid TOML: {exc}") from exc
     unknown = set(data) - {"columns", "options"}
     if unknown:
-        raise InvalidInputError(f"{p}: unknown table(s) {', '.join(sorted(unknown))}; expected [columns] and [options]")
+        raise InvalidInputError(
+            f"{p}: unknown table(s) {', '.join(sorted(unknown))}; expected [columns] and [options]"
+        )
     columns = data.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise InvalidInputError(f"{p}: [columns] must map field names to column names (strings)")
@@ -100,7 +104,9 @@ def load_mapping(path: Path | str) -> Mapping:
     return Mapping(dict(columns), options)
 
 
-def build_options(raw: dict[str, Any], where: str, base: MappingOptions | None = None) -> MappingOptions:
+def build_options(
+    raw: dict[str, Any], where: str, base: MappingOptions | None = None
+) -> MappingOptions:
     """Validate an ``[options]`` table into :class:`MappingOptions`."""
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -110,18 +116,24 @@ def build_options(raw: dict[str, Any], where: str, base: MappingOptions | None =
                 f"{where}: unknown option {key!r}; known: {', '.join(sorted(_OPTION_TYPES))}"
             )
         if not isinstance(value, expected):
-            raise InvalidInputError(f"{where}: option {key} must be a {expected.__name__}, got {value!r}")
+            raise InvalidInputError(
+                f"{where}: option {key} must be a {expected.__name__}, got {value!r}"
+            )
         values[key] = value
     options = replace(base or MappingOptions(), **values)
     if options.time_zone:
         try:
             ZoneInfo(options.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInputError(f"{where}: option time_zone {options.time_zone!r} is not an IANA zone") from None
+            raise InvalidInputError(
+                f"{where}: option time_zone {options.time_zone!r} is not an IANA zone"
+            ) from None
     if options.currency and not is_known_currency(options.currency):
-        raise InvalidInputError(f"{where}: option currency {options.currency!r} is not an ISO 4217 code")
+        raise InvalidInputError(
+            f"{where}: option currency {options.currency!r} is not an ISO 4217 code"
+        )
     if options.decimal not in (".", ","):
-        raise InvalidInputError(f"{where}: option decimal must be \".\" or \",\"")
+        raise InvalidInputError(f'{where}: option decimal must be "." or ","')
     if len(options.delimiter) != 1:
         raise InvalidInputError(f"{where}: option delimiter must be one character")
     return options

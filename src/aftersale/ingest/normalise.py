@@ -24,9 +24,9 @@ from aftersale.ingest.schema import Field
 
 __all__ = [
     "ENUM_SYNONYMS",
+    "TIMESTAMP_FORMATS",
     "NormalisedChunk",
     "ParseOptions",
-    "TIMESTAMP_FORMATS",
     "normalise_chunk",
 ]
 
@@ -48,7 +48,11 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%d.%m.%Y %H:%M",
     "%d.%m.%Y",
 )
-_DAYFIRST = {"%m/%d/%Y %H:%M:%S": "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M": "%d/%m/%Y %H:%M", "%m/%d/%Y": "%d/%m/%Y"}
+_DAYFIRST = {
+    "%m/%d/%Y %H:%M:%S": "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M": "%d/%m/%Y %H:%M",
+    "%m/%d/%Y": "%d/%m/%Y",
+}
 
 ENUM_SYNONYMS: dict[str, dict[str, str]] = {
     "status": {
@@ -107,10 +111,7 @@ def normalise_chunk(
     by_name = {f.name: f for f in fields}
     text = raw.select(
         pl.col(ROW),
-        *(
-            _clean_text(raw, source).alias(name)
-            for name, source in matched.items()
-        ),
+        *(_clean_text(raw, source).alias(name) for name, source in matched.items()),
     )
     notes["cells_trimmed"] += _count_trimmed(raw, list(matched.values()))
     exprs: list[pl.Expr] = []
@@ -130,7 +131,9 @@ def normalise_chunk(
         exprs.append(value.alias(f.target))
         if error is not None:
             errors.append(error)
-    frame = frame.with_columns(pl.coalesce(errors).alias(ERR) if errors else pl.lit(None).alias(ERR))
+    frame = frame.with_columns(
+        pl.coalesce(errors).alias(ERR) if errors else pl.lit(None).alias(ERR)
+    )
     required = [f for f in fields if f.required]
     for f in required:
         frame = frame.with_columns(
@@ -172,7 +175,12 @@ def _err(field_name: str, reason: str, value: pl.Expr) -> pl.Expr:
     return pl.struct(
         pl.lit(field_name).alias("field"),
         pl.lit(reason).alias("reason"),
-        pl.format("{}: {} ({})", pl.lit(field_name), pl.lit(reason.replace("_", " ")), value.fill_null("blank").str.slice(0, 80)).alias("detail"),
+        pl.format(
+            "{}: {} ({})",
+            pl.lit(field_name),
+            pl.lit(reason.replace("_", " ")),
+            value.fill_null("blank").str.slice(0, 80),
+        ).alias("detail"),
     )
 
 
@@ -186,7 +194,9 @@ def _count_trimmed(raw: pl.DataFrame, sources: list[str]) -> int:
         return 0
     counts = raw.select(
         pl.sum_horizontal(
-            (pl.col(s).cast(pl.String) != pl.col(s).cast(pl.String).str.strip_chars()).fill_null(False).cast(pl.Int64)
+            (pl.col(s).cast(pl.String) != pl.col(s).cast(pl.String).str.strip_chars())
+            .fill_null(False)
+            .cast(pl.Int64)
             for s in dict.fromkeys(sources)
         ).sum()
     )
@@ -213,7 +223,9 @@ def _with_currency(
     exponents = {c: currency_exponent(c) for c in frame["currency"].drop_nulls().unique().to_list()}
     notes.update({f"currency:{c}": n for c, n in frame["currency"].value_counts().iter_rows() if c})
     return frame.with_columns(
-        pl.col("currency").replace_strict(exponents, default=None, return_dtype=pl.Int64).alias("_exp")
+        pl.col("currency")
+        .replace_strict(exponents, default=None, return_dtype=pl.Int64)
+        .alias("_exp")
     )
 
 
@@ -231,15 +243,23 @@ def _parse(
     if parser == "int":
         cleaned = col.str.replace_all(r"[,_\s']", "").str.replace(r"^([+-]?\d+)\.0*$", "$1")
         value = cleaned.cast(pl.Int64, strict=False)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(_err(f.name, "not_an_integer", col))
+        return value, pl.when(col.is_not_null() & value.is_null()).then(
+            _err(f.name, "not_an_integer", col)
+        )
     if parser == "float":
         pct = col.str.ends_with("%")
-        number = col.str.replace_all(r"[%\s]", "").str.replace(",", ".").cast(pl.Float64, strict=False)
+        number = (
+            col.str.replace_all(r"[%\s]", "").str.replace(",", ".").cast(pl.Float64, strict=False)
+        )
         value = pl.when(pct).then(number / 100).otherwise(number)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(_err(f.name, "not_a_number", col))
+        return value, pl.when(col.is_not_null() & value.is_null()).then(
+            _err(f.name, "not_a_number", col)
+        )
     if parser == "money_minor":
         value = col.str.replace_all(r"[,_\s']", "").cast(pl.Int64, strict=False)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(_err(f.name, "not_an_integer", col))
+        return value, pl.when(col.is_not_null() & value.is_null()).then(
+            _err(f.name, "not_an_integer", col)
+        )
     if parser == "money":
         return _parse_money(frame, f, options, notes)
     if parser == "timestamp":
@@ -254,14 +274,21 @@ def _parse(
     if parser == "time_zone":
         zones = {z: z for z in frame[f.name].drop_nulls().unique().to_list() if _is_zone(z)}
         value = col.replace_strict(zones, default=None, return_dtype=pl.String)
-        notes["cleared:unknown_time_zone"] += int(frame.select((col.is_not_null() & value.is_null()).sum()).item())
+        notes["cleared:unknown_time_zone"] += int(
+            frame.select((col.is_not_null() & value.is_null()).sum()).item()
+        )
         return value, None
     if parser == "bool":
         lowered = col.str.to_lowercase()
-        value = pl.when(lowered.is_in(["true", "yes", "y", "1", "t"])).then(True).when(
-            lowered.is_in(["false", "no", "n", "0", "f"])
-        ).then(False)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(_err(f.name, "not_a_boolean", col))
+        value = (
+            pl.when(lowered.is_in(["true", "yes", "y", "1", "t"]))
+            .then(True)
+            .when(lowered.is_in(["false", "no", "n", "0", "f"]))
+            .then(False)
+        )
+        return value, pl.when(col.is_not_null() & value.is_null()).then(
+            _err(f.name, "not_a_boolean", col)
+        )
     if parser == "json":
         bad_values = [v for v in frame[f.name].drop_nulls().unique().to_list() if not _is_json(v)]
         too_long = col.str.len_chars() > options.max_field_chars
@@ -274,7 +301,11 @@ def _parse(
         mapped = folded.replace(synonyms) if synonyms else folded
         value = pl.when(mapped.is_in(list(f.choices))).then(mapped)
         return value, pl.when(col.is_not_null() & value.is_null()).then(
-            _err(f.name, "invalid_value", pl.format("{}; expected one of {}", col, pl.lit(", ".join(f.choices))))
+            _err(
+                f.name,
+                "invalid_value",
+                pl.format("{}; expected one of {}", col, pl.lit(", ".join(f.choices))),
+            )
         )
     raise AssertionError(f"unhandled parser {parser}")  # pragma: no cover
 
@@ -285,7 +316,11 @@ def _parse_money(
     """Decimal major units -> integer minor units in each row's currency, exact (no floats)."""
     col = pl.col(f.name)
     s = col.str.replace_all(r"[\s\u00a0'’]", "")
-    neg = s.str.starts_with("-") | (s.str.starts_with("(") & s.str.ends_with(")")) | s.str.ends_with("-")
+    neg = (
+        s.str.starts_with("-")
+        | (s.str.starts_with("(") & s.str.ends_with(")"))
+        | s.str.ends_with("-")
+    )
     # Currency symbols anywhere and ISO codes at either end ("EUR 12", "12 USD", "-$1").
     s = s.str.replace_all(r"[$€£¥₹₩₽¢₪₫₺₴₦฿₱]|^[A-Za-z]{3}|[A-Za-z]{3}$", "")
     s = s.str.replace_all(r"[()+\-]", "")
@@ -299,7 +334,11 @@ def _parse_money(
         comma_decimal = (has_comma & has_dot & s.str.contains(r"\.[^,]*,\d*$")) | (
             has_comma & ~has_dot & s.str.contains(r"^\d+,(\d{1,2}|\d{4,})$")
         )
-    normal = pl.when(comma_decimal).then(s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)).otherwise(s.str.replace_all(",", "", literal=True))
+    normal = (
+        pl.when(comma_decimal)
+        .then(s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .otherwise(s.str.replace_all(",", "", literal=True))
+    )
     valid = normal.str.contains(r"^(\d+(\.\d*)?|\.\d+)$")
     notes["numbers_with_separators"] += int(
         frame.select((col.is_not_null() & (has_comma | (has_dot & comma_decimal))).sum()).item()
@@ -307,22 +346,30 @@ def _parse_money(
     int_part = normal.str.extract(r"^(\d*)", 1)
     frac = normal.str.extract(r"\.(\d*)$", 1).fill_null("")
     too_big = int_part.str.len_chars() > 14
-    whole = pl.when(int_part == "").then(pl.lit("0")).otherwise(int_part).cast(pl.Int64, strict=False)
+    whole = (
+        pl.when(int_part == "").then(pl.lit("0")).otherwise(int_part).cast(pl.Int64, strict=False)
+    )
     frac4 = pl.concat_str(frac, pl.lit("0000")).str.slice(0, 4).cast(pl.Int64, strict=False)
     exp = pl.col("_exp")
     divisor = pl.lit(10, dtype=pl.Int64).pow(pl.lit(4, dtype=pl.Int64) - exp)
     total4 = whole * 10_000 + frac4
     minor = (total4 + divisor // 2) // divisor
-    value = pl.when(valid & ~too_big & exp.is_not_null()).then(pl.when(neg).then(-minor).otherwise(minor))
+    value = pl.when(valid & ~too_big & exp.is_not_null()).then(
+        pl.when(neg).then(-minor).otherwise(minor)
+    )
     rounded = frame.select(
         (col.is_not_null() & valid & (frac.str.len_chars() > exp)).fill_null(False).sum()
     ).item()
     notes["amounts_rounded"] += int(rounded)
     error = (
-        pl.when(col.is_null()).then(None)
-        .when(~valid).then(_err(f.name, "not_a_number", col))
-        .when(too_big).then(_err(f.name, "amount_out_of_range", col))
-        .when(exp.is_null()).then(_err(f.name, "missing_currency", col))
+        pl.when(col.is_null())
+        .then(None)
+        .when(~valid)
+        .then(_err(f.name, "not_a_number", col))
+        .when(too_big)
+        .then(_err(f.name, "amount_out_of_range", col))
+        .when(exp.is_null())
+        .then(_err(f.name, "missing_currency", col))
     )
     return value.cast(pl.Int64), error
 
@@ -341,25 +388,33 @@ def _parse_timestamp(
     parsed: list[pl.Expr] = []
     for fmt in formats:
         if "z" in fmt:
-            parsed.append(s.str.to_datetime(fmt, time_unit="us", strict=False).dt.convert_time_zone("UTC"))
+            parsed.append(
+                s.str.to_datetime(fmt, time_unit="us", strict=False).dt.convert_time_zone("UTC")
+            )
         else:
             naive = s.str.to_datetime(fmt, time_unit="us", strict=False)
             parsed.append(
-                naive.dt.replace_time_zone(options.time_zone, ambiguous="earliest", non_existent="null")
-                .dt.convert_time_zone("UTC")
+                naive.dt.replace_time_zone(
+                    options.time_zone, ambiguous="earliest", non_existent="null"
+                ).dt.convert_time_zone("UTC")
             )
     epoch = s.str.replace(r"^(\d{10})(\d{3})?$", "$1$2")
-    epoch_val = pl.when(s.str.contains(r"^\d{13}$")).then(
-        pl.from_epoch(epoch.cast(pl.Int64, strict=False), time_unit="ms")
-    ).when(s.str.contains(r"^\d{10}$")).then(pl.from_epoch(epoch.cast(pl.Int64, strict=False), time_unit="s"))
+    epoch_val = (
+        pl.when(s.str.contains(r"^\d{13}$"))
+        .then(pl.from_epoch(epoch.cast(pl.Int64, strict=False), time_unit="ms"))
+        .when(s.str.contains(r"^\d{10}$"))
+        .then(pl.from_epoch(epoch.cast(pl.Int64, strict=False), time_unit="s"))
+    )
     parsed.append(epoch_val.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
     value = pl.coalesce(parsed)
     with_offset = int(frame.select(s.str.contains(r"[+-]\d{2}:?\d{2}$").sum()).item() or 0)
     notes["timestamps_with_offset"] += with_offset
     implausible = (value.dt.year() < 1900) | (value.dt.year() > 2200)
     error = (
-        pl.when(col.is_not_null() & value.is_null()).then(_err(f.name, "unparseable_timestamp", col))
-        .when(implausible).then(_err(f.name, "implausible_timestamp", col))
+        pl.when(col.is_not_null() & value.is_null())
+        .then(_err(f.name, "unparseable_timestamp", col))
+        .when(implausible)
+        .then(_err(f.name, "implausible_timestamp", col))
     )
     return value, error
 
@@ -383,12 +438,18 @@ def _formats_seen(frame: pl.DataFrame, s: pl.Expr, formats: tuple[str, ...]) -> 
     return chosen + tuple(f for f in formats if f not in chosen)
 
 
-def _parse_phone(frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]) -> pl.Expr:
+def _parse_phone(
+    frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
+) -> pl.Expr:
     region_col = "country" if "country" in frame.columns else None
-    pairs = frame.select(
-        pl.col(f.name).alias("p"),
-        (pl.col(region_col) if region_col else pl.lit(None, dtype=pl.String)).alias("r"),
-    ).drop_nulls("p").unique()
+    pairs = (
+        frame.select(
+            pl.col(f.name).alias("p"),
+            (pl.col(region_col) if region_col else pl.lit(None, dtype=pl.String)).alias("r"),
+        )
+        .drop_nulls("p")
+        .unique()
+    )
     mapping: dict[str, str] = {}
     bad = 0
     for phone, region in pairs.iter_rows():

@@ -245,7 +245,7 @@ def read_csv_chunks(
         if "UTF8" in message or "utf8" in message.lower():
             raise SourceReadError(
                 f"{path}: text is not valid {info.encoding} after row {done}; "
-                "set encoding in the mapping (for example encoding = \"cp1252\")",
+                'set encoding in the mapping (for example encoding = "cp1252")',
                 path=str(path),
             ) from exc
         flagged[0] = True
@@ -265,7 +265,9 @@ def _exact_csv_chunks(
     bad: list[BadRecord] = []
 
     def flush() -> RawChunk:
-        data: dict[str, Any] = {n: pl.Series(n, columns[i], dtype=pl.String) for i, n in enumerate(names)}
+        data: dict[str, Any] = {
+            n: pl.Series(n, columns[i], dtype=pl.String) for i, n in enumerate(names)
+        }
         data[ROW] = pl.Series(ROW, rows, dtype=pl.Int64)
         chunk = RawChunk(pl.DataFrame(data), list(bad))
         for col in columns:
@@ -306,7 +308,9 @@ def read_parquet_chunks(path: Path, info: FileInfo, chunk_rows: int) -> Iterator
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceReadError(f"{path}: not a readable Parquet file ({exc})", path=str(path)) from exc
+        raise SourceReadError(
+            f"{path}: not a readable Parquet file ({exc})", path=str(path)
+        ) from exc
     info.columns = tuple(parquet.schema_arrow.names)
     done = 0
     for batch in parquet.iter_batches(batch_size=chunk_rows):
@@ -396,7 +400,7 @@ def read_jsonl_chunks(
 def _numbered_lines(fh: IO[str], path: Path, info: FileInfo) -> Iterator[tuple[int, str]]:
     number = 0
     try:
-        for number, line in enumerate(fh, start=1):  # noqa: B007 - number is used after the loop
+        for number, line in enumerate(fh, start=1):
             yield number, line
     except UnicodeDecodeError as exc:
         raise SourceReadError(

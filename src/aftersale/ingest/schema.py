@@ -79,7 +79,9 @@ _CUSTOMER_CONTACT = (
 )
 
 CUSTOMER_FIELDS = (
-    Field("customer_id", "id", required=True, aliases=("customer", "user id", "userid", "client id")),
+    Field(
+        "customer_id", "id", required=True, aliases=("customer", "user id", "userid", "client id")
+    ),
     *_CUSTOMER_CONTACT,
     Field("created_at", "timestamp", aliases=("signup at", "signed up at", "created")),
     Field("traits", "json"),
@@ -106,10 +108,20 @@ ORDER_STATUSES = (
     "returned",
 )
 
-ORDER_FIELDS = (
-    Field("order_id", "id", required=True, aliases=("order", "order number", "invoice", "invoiceno", "invoice no", "invoice number")),
+_ORDER_BASE: tuple[Field, ...] = (
+    Field(
+        "order_id",
+        "id",
+        required=True,
+        aliases=("order", "order number", "invoice", "invoiceno", "invoice no", "invoice number"),
+    ),
     Field("customer_id", "id", aliases=("customer", "customerid", "user id")),
-    Field("ordered_at", "timestamp", required=True, aliases=("order date", "invoicedate", "invoice date", "created at", "date")),
+    Field(
+        "ordered_at",
+        "timestamp",
+        required=True,
+        aliases=("order date", "invoicedate", "invoice date", "created at", "date"),
+    ),
     Field("status", "enum", choices=ORDER_STATUSES, aliases=("order status", "financial status")),
     Field("currency", "currency"),
     *_money("subtotal"),
@@ -128,7 +140,12 @@ ORDER_FIELDS = (
 )
 
 _LINE_ONLY = (
-    Field("order_id", "id", required=True, aliases=("order", "invoice", "invoiceno", "invoice no", "name")),
+    Field(
+        "order_id",
+        "id",
+        required=True,
+        aliases=("order", "invoice", "invoiceno", "invoice no", "name"),
+    ),
     Field("line_number", "int", aliases=("line", "line no", "position")),
     Field("product_id", "id", required=True, aliases=("sku", "stock code", "stockcode", "item id")),
     Field("product_name", "text", aliases=("description", "item name", "product")),
@@ -144,8 +161,8 @@ LINE_FIELDS = (
 )
 
 # An orders file may be invoice-style: order fields and line fields on every row.
-ORDER_FIELDS = (
-    *ORDER_FIELDS,
+ORDER_FIELDS: tuple[Field, ...] = (
+    *_ORDER_BASE,
     *(
         Field(f.name, f.parser, required=False, aliases=f.aliases, column=f.column)
         for f in _LINE_ONLY
@@ -157,8 +174,15 @@ CONSENT_FIELDS = (
     Field("customer_id", "id", required=True, aliases=("customer", "user id")),
     Field("channel", "enum", required=True, choices=("email", "sms", "push", "in_app", "webhook")),
     Field("purpose", "enum", choices=("marketing", "transactional")),
-    Field("status", "enum", required=True, choices=("opt_in", "opt_out"), aliases=("consent", "state")),
-    Field("recorded_at", "timestamp", required=True, aliases=("timestamp", "consented at", "updated at")),
+    Field(
+        "status", "enum", required=True, choices=("opt_in", "opt_out"), aliases=("consent", "state")
+    ),
+    Field(
+        "recorded_at",
+        "timestamp",
+        required=True,
+        aliases=("timestamp", "consented at", "updated at"),
+    ),
     Field("method", "text", aliases=("how", "collected via")),
     Field("evidence", "text", aliases=("text shown", "proof")),
 )

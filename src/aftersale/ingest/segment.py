@@ -49,7 +49,9 @@ def flatten_segment(obj: dict[str, Any]) -> list[dict[str, Any]]:
 def _one(item: dict[str, Any]) -> dict[str, Any]:
     call = item.get("type") or ("track" if "event" in item else None)
     if call not in SEGMENT_CALL_TYPES:
-        raise ValueError(f"type {call!r} is not a Segment call ({', '.join(sorted(SEGMENT_CALL_TYPES))})")
+        raise ValueError(
+            f"type {call!r} is not a Segment call ({', '.join(sorted(SEGMENT_CALL_TYPES))})"
+        )
     event = item.get("event")
     if call == "track" and not event:
         raise ValueError("track call without an event name")
@@ -59,7 +61,10 @@ def _one(item: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(properties, dict):
         raise ValueError("properties is not a JSON object")
     timestamp = (
-        item.get("timestamp") or item.get("originalTimestamp") or item.get("sentAt") or item.get("receivedAt")
+        item.get("timestamp")
+        or item.get("originalTimestamp")
+        or item.get("sentAt")
+        or item.get("receivedAt")
     )
     order_id = properties.get("order_id", properties.get("orderId"))
     return {
@@ -147,7 +152,8 @@ def line_rows(events: pl.DataFrame) -> pl.DataFrame:
 def order_update_rows(events: pl.DataFrame) -> pl.DataFrame:
     """Text rows that update existing orders from Order Refunded / Order Cancelled events."""
     rows = events.filter(
-        pl.col("event").is_in(["Order Refunded", "Order Cancelled"]) & pl.col("order_id").is_not_null()
+        pl.col("event").is_in(["Order Refunded", "Order Cancelled"])
+        & pl.col("order_id").is_not_null()
     )
     when = pl.col("occurred_at").dt.to_string("%Y-%m-%d %H:%M:%S%.f+00:00")
     refunded = pl.col("event") == "Order Refunded"
@@ -166,7 +172,9 @@ def order_update_rows(events: pl.DataFrame) -> pl.DataFrame:
 def customer_rows(events: pl.DataFrame) -> pl.DataFrame:
     """Text rows for customers from ``identify`` traits (anonymous calls are skipped)."""
     rows = events.filter(
-        (pl.col("type") == "identify") & pl.col("customer_id").is_not_null() & pl.col("traits").is_not_null()
+        (pl.col("type") == "identify")
+        & pl.col("customer_id").is_not_null()
+        & pl.col("traits").is_not_null()
     )
     t = "traits"
     return rows.select(

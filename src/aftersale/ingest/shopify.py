@@ -78,7 +78,9 @@ class ShopifyRows:
                 for field, src in self.sources.items()
             ),
         )
-        order_level = [c for c in text.columns if c not in _LINE_LEVEL and c not in (ROW, "order_id")]
+        order_level = [
+            c for c in text.columns if c not in _LINE_LEVEL and c not in (ROW, "order_id")
+        ]
         if self._carry is not None:
             text = pl.concat([self._carry, text], how="vertical_relaxed")
         text = text.with_columns(pl.col(c).forward_fill().over("order_id") for c in order_level)
@@ -88,8 +90,14 @@ class ShopifyRows:
             self._carry = text.tail(1).with_columns(
                 pl.lit(None, dtype=pl.String).alias(c) for c in _LINE_LEVEL if c in text.columns
             )
-        cancelled = pl.col("cancelled_at").is_not_null() if "cancelled_at" in text.columns else pl.lit(False)
-        name = pl.col("_billing_name") if "_billing_name" in text.columns else pl.lit(None, pl.String)
+        cancelled = (
+            pl.col("cancelled_at").is_not_null()
+            if "cancelled_at" in text.columns
+            else pl.lit(False)
+        )
+        name = (
+            pl.col("_billing_name") if "_billing_name" in text.columns else pl.lit(None, pl.String)
+        )
         status = pl.col("status") if "status" in text.columns else pl.lit(None, pl.String)
         sku = pl.col("product_id") if "product_id" in text.columns else pl.lit(None, pl.String)
         return text.with_columns(
@@ -108,13 +116,18 @@ def consent_rows(rows: pl.DataFrame) -> pl.DataFrame:
     if "_accepts_marketing" not in rows.columns:
         return pl.DataFrame()
     flag = pl.col("_accepts_marketing").str.to_lowercase()
-    picked = rows.filter(pl.col("customer_id").is_not_null() & flag.is_in(["yes", "no", "true", "false"]))
+    picked = rows.filter(
+        pl.col("customer_id").is_not_null() & flag.is_in(["yes", "no", "true", "false"])
+    )
     return picked.select(
         pl.col(ROW),
         pl.col("customer_id"),
         pl.lit("email").alias("channel"),
         pl.lit("marketing").alias("purpose"),
-        pl.when(flag.is_in(["yes", "true"])).then(pl.lit("opt_in")).otherwise(pl.lit("opt_out")).alias("status"),
+        pl.when(flag.is_in(["yes", "true"]))
+        .then(pl.lit("opt_in"))
+        .otherwise(pl.lit("opt_out"))
+        .alias("status"),
         pl.col("ordered_at").alias("recorded_at"),
         pl.lit("shopify export: Accepts Marketing").alias("method"),
     ).unique(subset=["customer_id", "recorded_at"], keep="first", maintain_order=True)

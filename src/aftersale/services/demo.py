@@ -54,19 +54,23 @@ def run_demo(
     """Simulate ``customers`` over ``days`` into ``directory/data`` and load it into a project."""
     root = Path(directory)
     clock = clock or SystemClock()
-    spec = SimulationSpec(customers=customers, days=days, seed=seed,
-                          formats=frozenset({"csv", "jsonl"}))
+    spec = SimulationSpec(
+        customers=customers, days=days, seed=seed, formats=frozenset({"csv", "jsonl"})
+    )
     simulation = simulate_store(spec, root / "data", progress=progress)
     init = init_project(root)
     settings = load_settings(init.config_path)
     result = DemoResult(root, simulation)
     for kind, name in DEMO_LOADS:
-        report = ingest(kind, simulation.path(name), settings=settings, clock=clock, progress=progress)
+        report = ingest(
+            kind, simulation.path(name), settings=settings, clock=clock, progress=progress
+        )
         result.reports.append(report)
         if on_report:
             on_report(report)
-    result.reload = ingest("orders", simulation.path("orders.csv"), settings=settings, clock=clock,
-                           progress=progress)
+    result.reload = ingest(
+        "orders", simulation.path("orders.csv"), settings=settings, clock=clock, progress=progress
+    )
     if on_report:
         on_report(result.reload)
     with Warehouse(settings.warehouse) as warehouse:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -54,12 +54,31 @@ Progress = Callable[[str, int, int], None]
 
 MESSAGE = segment.MESSAGE
 _KIND_ALIASES = {"order_lines": "order-lines", "lines": "order-lines"}
-_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-                   ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-_PRIMARY_KEY = {"customers": "customer_id", "products": "product_id", "orders": "order_id",
-                "events": "message_id", "consents": "consent_key"}
-_PRIMARY_TABLE = {"customers": "customers", "products": "products", "orders": "orders",
-                  "order-lines": "order_lines", "events": "events", "consents": "consents"}
+_SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_PRIMARY_KEY = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "events": "message_id",
+    "consents": "consent_key",
+}
+_PRIMARY_TABLE = {
+    "customers": "customers",
+    "products": "products",
+    "orders": "orders",
+    "order-lines": "order_lines",
+    "events": "events",
+    "consents": "consents",
+}
 
 
 @dataclass(slots=True)
@@ -81,15 +100,22 @@ def resolve_format(kind: str, path: Path, source_format: str | None) -> str:
     if source_format:
         fmt = source_format.lower()
         if fmt not in ("csv", "parquet", "jsonl", "shopify", "segment"):
-            raise InvalidInputError(f"--format {source_format!r}: expected csv, parquet, jsonl, shopify or segment")
+            raise InvalidInputError(
+                f"--format {source_format!r}: expected csv, parquet, jsonl, shopify or segment"
+            )
         if fmt == "shopify" and kind != "orders":
-            raise InvalidInputError("--format shopify loads orders: use `aftersale ingest orders FILE --format shopify`")
+            raise InvalidInputError(
+                "--format shopify loads orders: use `aftersale ingest orders FILE --format shopify`"
+            )
         if fmt == "segment" and kind != "events":
-            raise InvalidInputError("--format segment loads events: use `aftersale ingest events FILE --format segment`")
+            raise InvalidInputError(
+                "--format segment loads events: use `aftersale ingest events FILE --format segment`"
+            )
         return fmt
-    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    guessed = _SUFFIX_FORMATS.get(path.suffix.lower())
+    if guessed is None:
         raise InvalidInputError(f"{path}: cannot tell the format from the name; pass --format")
+    fmt = guessed
     return "segment" if fmt == "jsonl" and kind == "events" else fmt
 
 
@@ -116,7 +142,9 @@ def ingest(
     specs = [path] if isinstance(path, (str, Path)) else list(path)
     files = [f for spec in specs for f in expand_paths(spec)]
     fmt = resolve_format(kind, files[0], source_format)
-    the_mapping = load_mapping(mapping) if isinstance(mapping, (str, Path)) else (mapping or Mapping())
+    the_mapping = (
+        load_mapping(mapping) if isinstance(mapping, (str, Path)) else (mapping or Mapping())
+    )
     the_mapping = the_mapping.merged(Mapping(dict(columns or {})))
     opts = the_mapping.options
     options = ParseOptions(
@@ -130,8 +158,15 @@ def ingest(
     )
     load_id = uuid.uuid4().hex
     report = LoadReport(load_id=load_id, kind=kind, source_format=fmt, started_at=clock.now())
-    load = _Load(kind, "rows", load_id, opts.source or settings.ingest.source, report, options,
-                 LineRules(cancellation_prefix=opts.cancellation_prefix))
+    load = _Load(
+        kind,
+        "rows",
+        load_id,
+        opts.source or settings.ingest.source,
+        report,
+        options,
+        LineRules(cancellation_prefix=opts.cancellation_prefix),
+    )
     warehouse = Warehouse(settings.warehouse)
     state = StateStore.from_settings(settings)
     try:
@@ -144,8 +179,14 @@ def ingest(
             _finalise(load, warehouse, state)
         except BaseException as exc:
             report.finished_at = clock.now()
-            state.finish_load(load_id, report.finished_at, "failed", rows_read=report.rows_read,
-                              report=report.to_dict(), error=str(exc)[:2000])
+            state.finish_load(
+                load_id,
+                report.finished_at,
+                "failed",
+                rows_read=report.rows_read,
+                report=report.to_dict(),
+                error=str(exc)[:2000],
+            )
             raise
         finally:
             warehouse.drop_staging(load_id)
@@ -153,10 +194,15 @@ def ingest(
         for fr in report.files:
             state.record_file(load_id, fr.path, fr.sha256, fr.bytes, fr.rows_read)
         state.finish_load(
-            load_id, report.finished_at, "succeeded", rows_read=report.rows_read,
-            rows_loaded=report.rows_loaded, rows_merged=report.rows_merged,
+            load_id,
+            report.finished_at,
+            "succeeded",
+            rows_read=report.rows_read,
+            rows_loaded=report.rows_loaded,
+            rows_merged=report.rows_merged,
             rows_duplicate=report.rows_duplicate + report.rows_unchanged,
-            rows_quarantined=report.rows_quarantined, report=report.to_dict(),
+            rows_quarantined=report.rows_quarantined,
+            report=report.to_dict(),
         )
         return report
     finally:
@@ -167,10 +213,20 @@ def ingest(
 # -- reading ------------------------------------------------------------------------------
 
 
-def _read_file(load: _Load, wh: Warehouse, index: int, path: Path, fmt: str, mapping: Mapping,
-               settings: Settings, progress: Progress | None) -> None:
+def _read_file(
+    load: _Load,
+    wh: Warehouse,
+    index: int,
+    path: Path,
+    fmt: str,
+    mapping: Mapping,
+    settings: Settings,
+    progress: Progress | None,
+) -> None:
     digest, size = file_digest(path)
-    encoding, bom = detect_encoding(path, mapping.options.encoding) if fmt != "parquet" else ("binary", False)
+    encoding, bom = (
+        detect_encoding(path, mapping.options.encoding) if fmt != "parquet" else ("binary", False)
+    )
     info = FileInfo(path=str(path), encoding=encoding, had_bom=bom, bytes=size, sha256=digest)
     file_report = FileReport(str(path), digest, size, encoding, bom)
     load.report.files.append(file_report)
@@ -188,12 +244,17 @@ def _read_file(load: _Load, wh: Warehouse, index: int, path: Path, fmt: str, map
         info.columns = read_header(path, encoding, mapping.options.delimiter)
         if fmt == "shopify":
             shopify = ShopifyRows(info.columns, str(path))
-            matched = {f.name: f.name for f in fields if f.name in shopify.sources or f.name in (
-                "customer_id", "first_name", "last_name")}
+            matched = {
+                f.name: f.name
+                for f in fields
+                if f.name in shopify.sources or f.name in ("customer_id", "first_name", "last_name")
+            }
             load.mode = "lines"
         else:
             matched = _match(load, fields, info.columns, mapping, path)
-        chunks: Iterator[RawChunk] = read_csv_chunks(path, info, chunk_rows, mapping.options.delimiter, on_bytes)
+        chunks: Iterator[RawChunk] = read_csv_chunks(
+            path, info, chunk_rows, mapping.options.delimiter, on_bytes
+        )
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -209,8 +270,14 @@ def _read_file(load: _Load, wh: Warehouse, index: int, path: Path, fmt: str, map
         if shopify is not None:
             frame = shopify(frame)
         if fmt in ("jsonl", "segment"):
-            matched = _match(load, fields, tuple(c for c in frame.columns if c != ROW), mapping, path,
-                             check_required=False)
+            matched = _match(
+                load,
+                fields,
+                tuple(c for c in frame.columns if c != ROW),
+                mapping,
+                path,
+                check_required=False,
+            )
         rows = frame.height + len(chunk.bad)
         load.report.rows_read += rows
         file_report.rows_read += rows
@@ -227,8 +294,14 @@ def _read_file(load: _Load, wh: Warehouse, index: int, path: Path, fmt: str, map
         progress(path.name, size, size)
 
 
-def _match(load: _Load, fields: tuple[Field, ...], columns: tuple[str, ...], mapping: Mapping,
-           path: Path, check_required: bool = True) -> dict[str, str]:
+def _match(
+    load: _Load,
+    fields: tuple[Field, ...],
+    columns: tuple[str, ...],
+    mapping: Mapping,
+    path: Path,
+    check_required: bool = True,
+) -> dict[str, str]:
     matched = match_columns(fields, columns, mapping.columns)
     if load.kind == "orders" and is_line_level(matched):
         load.mode = "lines"
@@ -245,7 +318,9 @@ def _match(load: _Load, fields: tuple[Field, ...], columns: tuple[str, ...], map
         raise SchemaError(
             f"{path}: column for {', '.join(repr(m) for m in missing)} missing from {load.kind}; "
             f"columns found: {', '.join(columns)}; map one with --map {missing[0]}=<column>",
-            path=str(path), missing=missing, found=columns,
+            path=str(path),
+            missing=missing,
+            found=columns,
         )
     return matched
 
@@ -254,23 +329,42 @@ def _quarantine_bad_records(load: _Load, wh: Warehouse, bad: list[BadRecord], pa
     if not bad:
         return
     load.report.quarantined.update(b.reason for b in bad)
-    _quarantine(load, wh, pl.DataFrame({
-        ROW: [b.row_number for b in bad], "field": [None] * len(bad),
-        "reason": [b.reason for b in bad], "detail": [b.detail for b in bad],
-        "raw": [json.dumps({"line": b.raw[:4000]}) for b in bad],
-        "kind": [load.kind] * len(bad), "source_file": [str(path)] * len(bad),
-    }, schema_overrides={ROW: pl.Int64, "field": pl.String}))
+    _quarantine(
+        load,
+        wh,
+        pl.DataFrame(
+            {
+                ROW: [b.row_number for b in bad],
+                "field": [None] * len(bad),
+                "reason": [b.reason for b in bad],
+                "detail": [b.detail for b in bad],
+                "raw": [json.dumps({"line": b.raw[:4000]}) for b in bad],
+                "kind": [load.kind] * len(bad),
+                "source_file": [str(path)] * len(bad),
+            },
+            schema_overrides={ROW: pl.Int64, "field": pl.String},
+        ),
+    )
 
 
-def _stage_chunk(load: _Load, wh: Warehouse, index: int, path: Path, raw: pl.DataFrame,
-                 result: NormalisedChunk) -> None:
+def _stage_chunk(
+    load: _Load, wh: Warehouse, index: int, path: Path, raw: pl.DataFrame, result: NormalisedChunk
+) -> None:
     bad = result.bad
     if bad.height:
         load.report.quarantined.update(bad["reason"].to_list())
-        _quarantine(load, wh, bad.with_columns(pl.lit(load.kind).alias("kind"),
-                                               pl.lit(str(path)).alias("source_file")))
-    lineage = [pl.lit(index, dtype=pl.Int64).alias("_file"), pl.lit(str(path)).alias("source_file"),
-               pl.lit(load.source).alias("source")]
+        _quarantine(
+            load,
+            wh,
+            bad.with_columns(
+                pl.lit(load.kind).alias("kind"), pl.lit(str(path)).alias("source_file")
+            ),
+        )
+    lineage = [
+        pl.lit(index, dtype=pl.Int64).alias("_file"),
+        pl.lit(str(path)).alias("source_file"),
+        pl.lit(load.source).alias("source"),
+    ]
     good = result.good.with_columns(lineage)
     if load.mode == "lines":
         good = classify_lines(good, load.rules)
@@ -280,18 +374,48 @@ def _stage_chunk(load: _Load, wh: Warehouse, index: int, path: Path, raw: pl.Dat
     good_rows = result.good.get_column(ROW)
     if load.kind == "events":
         events = good.filter(pl.col(ROW).is_in(good_rows.implode()))
-        _derive(load, wh, index, path, "customers", segment.customer_rows(events), KIND_FIELDS["customers"])
+        _derive(
+            load,
+            wh,
+            index,
+            path,
+            "customers",
+            segment.customer_rows(events),
+            KIND_FIELDS["customers"],
+        )
         _derive(load, wh, index, path, "orders", segment.order_rows(events), KIND_FIELDS["orders"])
-        _derive(load, wh, index, path, "order-lines", segment.line_rows(events), KIND_FIELDS["order-lines"])
-        _derive(load, wh, index, path, "order-updates", segment.order_update_rows(events),
-                _optional(KIND_FIELDS["orders"]))
+        _derive(
+            load,
+            wh,
+            index,
+            path,
+            "order-lines",
+            segment.line_rows(events),
+            KIND_FIELDS["order-lines"],
+        )
+        _derive(
+            load,
+            wh,
+            index,
+            path,
+            "order-updates",
+            segment.order_update_rows(events),
+            _optional(KIND_FIELDS["orders"]),
+        )
     if "_accepts_marketing" in raw.columns:
         ok = raw.filter(pl.col(ROW).is_in(good_rows.implode()))
         _derive(load, wh, index, path, "consents", consent_rows(ok), KIND_FIELDS["consents"])
 
 
-def _derive(load: _Load, wh: Warehouse, index: int, path: Path, name: str, text: pl.DataFrame,
-            fields: tuple[Field, ...]) -> None:
+def _derive(
+    load: _Load,
+    wh: Warehouse,
+    index: int,
+    path: Path,
+    name: str,
+    text: pl.DataFrame,
+    fields: tuple[Field, ...],
+) -> None:
     """Normalise rows implied by other rows (orders from events, consents from Shopify)."""
     if text.height == 0:
         return
@@ -302,10 +426,18 @@ def _derive(load: _Load, wh: Warehouse, index: int, path: Path, name: str, text:
         result.good = result.good.join(ids, on=ROW, how="left")
     if result.bad.height:
         load.report.notes[f"derived_{name}_quarantined"] += result.bad.height
-        _quarantine(load, wh, result.bad.with_columns(pl.lit(name).alias("kind"),
-                                                      pl.lit(str(path)).alias("source_file")))
-    good = result.good.with_columns(pl.lit(index, dtype=pl.Int64).alias("_file"),
-                                    pl.lit(str(path)).alias("source_file"), pl.lit(load.source).alias("source"))
+        _quarantine(
+            load,
+            wh,
+            result.bad.with_columns(
+                pl.lit(name).alias("kind"), pl.lit(str(path)).alias("source_file")
+            ),
+        )
+    good = result.good.with_columns(
+        pl.lit(index, dtype=pl.Int64).alias("_file"),
+        pl.lit(str(path)).alias("source_file"),
+        pl.lit(load.source).alias("source"),
+    )
     if name == "order-lines":
         good = classify_lines(good, load.rules)
     if name == "consents":
@@ -321,9 +453,15 @@ def _optional(fields: tuple[Field, ...]) -> tuple[Field, ...]:
 def _with_consent_key(frame: pl.DataFrame) -> pl.DataFrame:
     purpose = pl.col("purpose") if "purpose" in frame.columns else pl.lit(None, dtype=pl.String)
     return frame.with_columns(purpose.fill_null("marketing").alias("purpose")).with_columns(
-        pl.concat_str([pl.col("customer_id"), pl.col("channel"), pl.col("purpose"),
-                       pl.col("recorded_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")], separator="|")
-        .alias("consent_key")
+        pl.concat_str(
+            [
+                pl.col("customer_id"),
+                pl.col("channel"),
+                pl.col("purpose"),
+                pl.col("recorded_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ"),
+            ],
+            separator="|",
+        ).alias("consent_key")
     )
 
 
@@ -369,7 +507,9 @@ def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateSt
     if kind == "order-lines" or load.mode == "lines":
         exact = assemble.dedupe(staged, None)
         report.rows_duplicate += int(exact.duplicates.count().execute())
-        positioned = wh.materialise(load.load_id, "positioned", assemble.lines_with_positions(exact.kept))
+        positioned = wh.materialise(
+            load.load_id, "positioned", assemble.lines_with_positions(exact.kept)
+        )
         settled = assemble.dedupe(positioned, "line_id", "latest")
         _quarantine_conflicts(load, wh, settled.conflicts, "line_id")
         lines = wh.materialise(load.load_id, "lines", settled.kept)
@@ -382,7 +522,7 @@ def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateSt
             _merge(load, wh, "customers", assemble.customers_from_rows(lines), "coalesce")
         return counts
     key = _PRIMARY_KEY[kind]
-    policy = "first" if kind == "events" else "latest"
+    policy: Literal["first", "latest"] = "first" if kind == "events" else "latest"
     settled = assemble.dedupe(staged, key, policy)
     report.rows_duplicate += int(settled.duplicates.count().execute())
     _quarantine_conflicts(load, wh, settled.conflicts, key)
@@ -413,7 +553,10 @@ def _surviving(load: _Load, wh: Warehouse, derived: ir.Table) -> ir.Table:
         return derived
     keys = events.select(_k_file=events._file, _k_row=events._row, _k_id=events.message_id)
     joined = derived.semi_join(
-        keys, (derived._file == keys._k_file) & (derived._row == keys._k_row) & (derived[MESSAGE] == keys._k_id)
+        keys,
+        (derived._file == keys._k_file)
+        & (derived._row == keys._k_row)
+        & (derived[MESSAGE] == keys._k_id),
     )
     return joined.drop(MESSAGE)
 
@@ -435,16 +578,28 @@ def _settle_derived(load: _Load, wh: Warehouse, state: StateStore) -> None:
         kept = assemble.dedupe(_surviving(load, wh, updates), "order_id", "latest").kept
         counts = _merge(load, wh, "orders", kept, "update_only")
         load.report.notes["order_updates_for_unknown_orders"] += int(kept.count().execute()) - (
-            counts.updated + counts.unchanged)
+            counts.updated + counts.unchanged
+        )
     if (consents := wh.staged(lid, "consents")) is not None:
-        kept = wh.materialise(lid, "consents_kept", assemble.dedupe(consents, "consent_key", "latest").kept)
+        kept = wh.materialise(
+            lid, "consents_kept", assemble.dedupe(consents, "consent_key", "latest").kept
+        )
         _merge(load, wh, "consents", kept, "insert_only")
         _append_ledger(load, wh, kept, state)
 
 
 def _append_ledger(load: _Load, wh: Warehouse, kept: ir.Table, state: StateStore) -> None:
     """Mirror consents into the state store's ledger, which sends are checked against."""
-    columns = ["customer_id", "channel", "purpose", "status", "recorded_at", "method", "evidence", "source"]
+    columns = [
+        "customer_id",
+        "channel",
+        "purpose",
+        "status",
+        "recorded_at",
+        "method",
+        "evidence",
+        "source",
+    ]
     frame = wh.to_polars(kept.select(*[c for c in columns if c in kept.columns]))
     rows = [dict(r, load_id=load.load_id) for r in frame.iter_rows(named=True)]
     result = state.append_consents(rows)
@@ -452,27 +607,38 @@ def _append_ledger(load: _Load, wh: Warehouse, kept: ir.Table, state: StateStore
 
 
 def _count_order_notes(load: _Load, wh: Warehouse, orders: ir.Table, lines: ir.Table) -> None:
-    stats = wh.to_polars(orders.aggregate(
-        guest=orders.is_guest.cast("int64").sum(),
-        cancelled=(orders.status == "cancelled").cast("int64").sum(),
-        returned=(orders.status == "returned").cast("int64").sum(),
-    ))
+    stats = wh.to_polars(
+        orders.aggregate(
+            guest=orders.is_guest.cast("int64").sum(),
+            cancelled=(orders.status == "cancelled").cast("int64").sum(),
+            returned=(orders.status == "returned").cast("int64").sum(),
+        )
+    )
     for name in ("guest", "cancelled", "returned"):
         value = stats[name][0]
         if value:
-            key = {"guest": "guest_orders", "cancelled": "cancelled_orders", "returned": "return_orders"}[name]
+            key = {
+                "guest": "guest_orders",
+                "cancelled": "cancelled_orders",
+                "returned": "return_orders",
+            }[name]
             load.report.notes[key] += int(value)
     kinds = wh.to_polars(lines.group_by("line_kind").aggregate(n=lines.count()))
     for kind, n in kinds.iter_rows():
         if kind != "product":
             load.report.notes[f"non_product_lines:{kind}"] += int(n)
-    prices = wh.to_polars(lines.aggregate(
-        zero=(lines.unit_price_minor == 0).cast("int64").sum(),
-        negative=(lines.unit_price_minor < 0).cast("int64").sum(),
-        negative_qty=(lines.quantity < 0).cast("int64").sum(),
-    ))
-    for name, note in (("zero", "zero_price_lines"), ("negative", "negative_price_lines"),
-                       ("negative_qty", "negative_quantity_lines")):
+    prices = wh.to_polars(
+        lines.aggregate(
+            zero=(lines.unit_price_minor == 0).cast("int64").sum(),
+            negative=(lines.unit_price_minor < 0).cast("int64").sum(),
+            negative_qty=(lines.quantity < 0).cast("int64").sum(),
+        )
+    )
+    for name, note in (
+        ("zero", "zero_price_lines"),
+        ("negative", "negative_price_lines"),
+        ("negative_qty", "negative_quantity_lines"),
+    ):
         value = prices[name][0]
         if value:
             load.report.notes[note] += int(value)
@@ -483,28 +649,64 @@ def _quarantine_conflicts(load: _Load, wh: Warehouse, conflicts: ir.Table, key: 
     if frame.height == 0:
         return
     load.report.quarantined["conflicting_duplicate"] += frame.height
-    raw = [json.dumps({k: v for k, v in row.items() if not k.startswith("_") and k != "source"},
-                      default=str, ensure_ascii=False) for row in frame.iter_rows(named=True)]
-    _quarantine(load, wh, pl.DataFrame({
-        ROW: frame[ROW], "field": [key] * frame.height, "reason": ["conflicting_duplicate"] * frame.height,
-        "detail": [f"{key} {k} appears again at row {w} with different values; row {w} was kept"
-                   for k, w in zip(frame[key].to_list(), frame["_winner_row"].to_list(), strict=True)],
-        "raw": raw, "kind": [load.kind] * frame.height, "source_file": frame["source_file"],
-    }, schema_overrides={ROW: pl.Int64, "field": pl.String}))
+    raw = [
+        json.dumps(
+            {k: v for k, v in row.items() if not k.startswith("_") and k != "source"},
+            default=str,
+            ensure_ascii=False,
+        )
+        for row in frame.iter_rows(named=True)
+    ]
+    _quarantine(
+        load,
+        wh,
+        pl.DataFrame(
+            {
+                ROW: frame[ROW],
+                "field": [key] * frame.height,
+                "reason": ["conflicting_duplicate"] * frame.height,
+                "detail": [
+                    f"{key} {k} appears again at row {w} with different values; row {w} was kept"
+                    for k, w in zip(
+                        frame[key].to_list(), frame["_winner_row"].to_list(), strict=True
+                    )
+                ],
+                "raw": raw,
+                "kind": [load.kind] * frame.height,
+                "source_file": frame["source_file"],
+            },
+            schema_overrides={ROW: pl.Int64, "field": pl.String},
+        ),
+    )
 
 
 def _quarantine(load: _Load, wh: Warehouse, frame: pl.DataFrame) -> None:
     """Stage quarantined rows with a stable key (file, row, kind, reason and content)."""
     keys = [
         hashlib.sha256(f"{f}|{r}|{k}|{reason}|{raw}".encode()).hexdigest()[:32]
-        for f, r, k, reason, raw in frame.select("source_file", ROW, "kind", "reason", "raw").iter_rows()
+        for f, r, k, reason, raw in frame.select(
+            "source_file", ROW, "kind", "reason", "raw"
+        ).iter_rows()
     ]
     frame = frame.with_columns(
-        pl.Series("quarantine_key", keys), pl.col(ROW).alias("row_number"),
-        pl.col("detail").fill_null(""), pl.col("raw").fill_null("{}"),
-        pl.lit(load.load_id).alias("load_id"), pl.lit(load.source).alias("source"),
-    ).select("quarantine_key", "load_id", "kind", "row_number", "field", "reason", "detail", "raw",
-             "source", "source_file")
+        pl.Series("quarantine_key", keys),
+        pl.col(ROW).alias("row_number"),
+        pl.col("detail").fill_null(""),
+        pl.col("raw").fill_null("{}"),
+        pl.lit(load.load_id).alias("load_id"),
+        pl.lit(load.source).alias("source"),
+    ).select(
+        "quarantine_key",
+        "load_id",
+        "kind",
+        "row_number",
+        "field",
+        "reason",
+        "detail",
+        "raw",
+        "source",
+        "source_file",
+    )
     _stage(load, wh, "quarantine", frame)
 
 
@@ -512,5 +714,7 @@ def _store_quarantine(load: _Load, wh: Warehouse) -> None:
     staged = wh.staged(load.load_id, "quarantine")
     if staged is None:
         return
-    kept = assemble.dedupe(staged.mutate(_file=0, _row=staged.row_number), "quarantine_key", "first").kept
+    kept = assemble.dedupe(
+        staged.mutate(_file=0, _row=staged.row_number), "quarantine_key", "first"
+    ).kept
     _merge(load, wh, "quarantine", kept, "insert_only")

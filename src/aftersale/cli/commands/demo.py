@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-
 __all__ = ["register"]
 
 
 def demo(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Option("--dir", help="Project folder to create.")] = Path("demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Project folder to create.")] = Path(
+        "demo"
+    ),
     customers: Annotated[int, typer.Option(min=1, help="Customers to simulate.")] = 20_000,
     days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 365,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 7,
@@ -30,14 +31,20 @@ def demo(
         console.print(load_report_table(report))
 
     with progress_bar() as progress:
-        result = run_demo(directory, customers=customers, days=days, seed=seed, progress=progress,
-                          on_report=show)
+        result = run_demo(
+            directory, customers=customers, days=days, seed=seed, progress=progress, on_report=show
+        )
     console.print(stored_table(result.stored))
     reload = result.reload
     if reload is not None:
         changed = reload.rows_loaded + reload.rows_merged
-        console.print(f"Re-loading orders.csv: {reload.rows_unchanged:,} rows unchanged, {changed} changed.")
-    console.print(f"Project in {result.directory}; try `aftersale --config {result.directory}/aftersale.toml status`.")
+        console.print(
+            f"Re-loading orders.csv: {reload.rows_unchanged:,} rows unchanged, {changed} changed."
+        )
+    console.print(
+        f"Project in {result.directory}; "
+        f"try `aftersale --config {result.directory}/aftersale.toml status`."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-
 __all__ = ["register"]
 
 
@@ -17,13 +16,22 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")],
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 20_000,
     days: Annotated[int, typer.Option(min=1, help="Length of the period in days.")] = 365,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed: the same seed gives the same files.")] = 0,
-    start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD, UTC).")] = "2025-01-01",
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed: the same seed gives the same files.")
+    ] = 0,
+    start: Annotated[
+        str, typer.Option(help="First day of the period (YYYY-MM-DD, UTC).")
+    ] = "2025-01-01",
     formats: Annotated[
         list[str] | None,
-        typer.Option("--format", help="Formats to write (repeat): csv, invoices, jsonl, parquet, shopify; default all."),
+        typer.Option(
+            "--format",
+            help="Formats to write (repeat): csv, invoices, jsonl, parquet, shopify; default all.",
+        ),
     ] = None,
-    currency: Annotated[list[str] | None, typer.Option(help="Currencies used (repeat); default GBP.")] = None,
+    currency: Annotated[
+        list[str] | None, typer.Option(help="Currencies used (repeat); default GBP.")
+    ] = None,
 ) -> None:
     """Simulate a store (products, customers, orders, events, consents) with hidden truth."""
     from aftersale.cli.progress import progress_bar
@@ -31,7 +39,10 @@ def simulate(
     from aftersale.simulator.spec import FORMATS
 
     spec = SimulationSpec(
-        customers=customers, days=days, seed=seed, start=start,
+        customers=customers,
+        days=days,
+        seed=seed,
+        start=start,
         formats=frozenset(formats) if formats else frozenset(FORMATS),
         currencies=tuple(currency) if currency else ("GBP",),
     )
