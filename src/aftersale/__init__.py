@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidInputError": "aftersale.errors",
     "LoadReport": "aftersale.ingest.report",
     "Mapping": "aftersale.ingest.mapping",
+    "MappingOptions": "aftersale.ingest.mapping",
     "NotFittedError": "aftersale.errors",
     "SchemaError": "aftersale.errors",
     "Settings": "aftersale.config",
@@ -75,7 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
         SourceReadError,
         StorageError,
     )
-    from aftersale.ingest.mapping import Mapping, load_mapping
+    from aftersale.ingest.mapping import Mapping, MappingOptions, load_mapping
     from aftersale.ingest.report import LoadReport
     from aftersale.services.demo import run_demo
     from aftersale.services.ingest import ingest

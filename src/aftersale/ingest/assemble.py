@@ -21,6 +21,7 @@ __all__ = [
     "dedupe",
     "lines_with_positions",
     "orders_from_lines",
+    "products_from_lines",
 ]
 
 FILE, ROW = "_file", "_row"
@@ -169,3 +170,15 @@ def customers_from_rows(rows: ir.Table) -> ir.Table:
     agg["source_file"] = known.source_file.max()
     agg["source"] = known.source.max()
     return known.group_by("customer_id").aggregate(**agg)
+
+
+def products_from_lines(lines: ir.Table) -> ir.Table:
+    """One product per id seen on product lines (name and category as sold)."""
+    sold = lines.filter(lines.line_kind == "product")
+    agg: dict[str, ir.Value] = {
+        "name": sold.product_name.max() if "product_name" in sold.columns else ibis.null("string"),
+        "category": sold.category.max() if "category" in sold.columns else ibis.null("string"),
+        "source_file": sold.source_file.max(),
+        "source": sold.source.max(),
+    }
+    return sold.group_by("product_id").aggregate(**agg)

@@ -520,6 +520,7 @@ def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateSt
             _merge(load, wh, "orders", orders, "coalesce")
             _count_order_notes(load, wh, orders, lines)
             _merge(load, wh, "customers", assemble.customers_from_rows(lines), "coalesce")
+        _merge(load, wh, "products", assemble.products_from_lines(lines), "coalesce")
         return counts
     key = _PRIMARY_KEY[kind]
     policy: Literal["first", "latest"] = "first" if kind == "events" else "latest"

@@ -1,0 +1,1 @@
+"""Reading exports into canonical rows: readers, column contracts, normalisation, assembly."""

@@ -1,0 +1,1 @@
+"""Use-cases that wire the layers together: ingest, project set-up and status, the demo."""
