@@ -193,6 +193,9 @@ def test_invoice_export_lands_as_orders_lines_and_customers(
     assert ("13047", "United Kingdom") in query(
         settings, "select customer_id, country from customers"
     )
+    # Products sold appear in the catalogue (non-product lines do not).
+    products = dict(query(settings, "select product_id, name from products"))
+    assert products["85123A"] == "WHITE HANGING HEART" and "POST" not in products
 
 
 def test_quarantine_names_file_row_field_and_reason(tmp_path: Path, settings: Settings) -> None:
