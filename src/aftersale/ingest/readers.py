@@ -231,15 +231,17 @@ def read_csv_chunks(
         for batch in reader:
             if flagged[0]:
                 break
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            frame = frame.with_columns(
-                pl.int_range(done + 1, done + 1 + frame.height, dtype=pl.Int64).alias(ROW)
-            )
-            done += frame.height
+            whole = pl.from_arrow(batch)
+            assert isinstance(whole, pl.DataFrame)
             if on_bytes is not None:
                 on_bytes(batch.nbytes)
-            yield RawChunk(frame)
+            for offset in range(0, whole.height, chunk_rows):
+                frame = whole.slice(offset, chunk_rows)
+                frame = frame.with_columns(
+                    pl.int_range(done + 1, done + 1 + frame.height, dtype=pl.Int64).alias(ROW)
+                )
+                done += frame.height
+                yield RawChunk(frame)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "UTF8" in message or "utf8" in message.lower():
