@@ -19,7 +19,8 @@ def test_defaults_resolve_paths_against_the_working_folder(tmp_path: Path) -> No
 
 def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "aftersale.toml").write_text(
-        '[warehouse]\npath = "data/w.duckdb"\n[ingest]\nchunk_rows = 5000\ndefault_currency = "JPY"\n',
+        '[warehouse]\npath = "data/w.duckdb"\n'
+        '[ingest]\nchunk_rows = 5000\ndefault_currency = "JPY"\n',
         encoding="utf-8",
     )
     monkeypatch.setenv("AFTERSALE_INGEST__CHUNK_ROWS", "7000")
