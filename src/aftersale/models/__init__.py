@@ -1,0 +1,45 @@
+"""Customer-base models: purchase counts, dropout, spend and subscription retention.
+
+Own vectorised likelihoods (numpy/scipy), sklearn-shaped: settings in ``__init__``,
+``fit(...) -> self``, learned values ending in ``_``. See ``docs/MODELS.md`` for the models,
+their inputs and units, the fallback order and the published numbers they reproduce.
+"""
+
+from __future__ import annotations
+
+from aftersale.models._count_model import CountModel
+from aftersale.models.base import BaseModel, check_is_fitted
+from aftersale.models.bgbb import BetaGeoBetaBinomModel
+from aftersale.models.bgnbd import BetaGeoModel
+from aftersale.models.gamma_gamma import GammaGammaModel
+from aftersale.models.heuristic import RfmHeuristicModel
+from aftersale.models.mbgnbd import ModifiedBetaGeoModel
+from aftersale.models.nbd import NBDModel
+from aftersale.models.pareto_nbd import ParetoNBDModel
+from aftersale.models.sbg import ShiftedBetaGeoModel
+from aftersale.models.warnings import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    FewRepeatBuyersWarning,
+    ModelWarning,
+    NumericalWarning,
+)
+
+__all__ = [
+    "BaseModel",
+    "BetaGeoBetaBinomModel",
+    "BetaGeoModel",
+    "BoundaryWarning",
+    "ConvergenceWarning",
+    "CountModel",
+    "FewRepeatBuyersWarning",
+    "GammaGammaModel",
+    "ModelWarning",
+    "ModifiedBetaGeoModel",
+    "NBDModel",
+    "NumericalWarning",
+    "ParetoNBDModel",
+    "RfmHeuristicModel",
+    "ShiftedBetaGeoModel",
+    "check_is_fitted",
+]
