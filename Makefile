@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.synced
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --locked --quiet --python $(VENV)/bin/python
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --locked --quiet --compile-bytecode --python $(VENV)/bin/python
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 __all__ = [
+    "HASH",
     "Deduped",
     "customers_from_rows",
     "dedupe",
@@ -24,7 +25,7 @@ __all__ = [
     "products_from_lines",
 ]
 
-FILE, ROW = "_file", "_row"
+FILE, ROW, HASH = "_file", "_row", "_h"
 _ORDER_LEVEL = (
     "customer_id",
     "status",
@@ -64,9 +65,14 @@ def dedupe(
     (an update later in the file wins). ``first`` keeps the first row and counts the rest as
     duplicates (Segment ``messageId`` semantics: a resent id is the same event).
     """
-    values = [c for c in staged.columns if c not in (FILE, ROW)]
+    if HASH in staged.columns:
+        # A hash of the row's values (computed when staging) stands for all of them; the key
+        # joins it so a hash collision would also need the same key.
+        identity = [HASH, key] if key else [HASH]
+    else:
+        identity = [c for c in staged.columns if c not in (FILE, ROW, "source_file")]
     order = [ibis.asc(FILE), ibis.asc(ROW)]
-    ranked = staged.mutate(_dup=ibis.row_number().over(group_by=values, order_by=order))
+    ranked = staged.mutate(_dup=ibis.row_number().over(group_by=identity, order_by=order))
     distinct = ranked.filter(ranked._dup == 0).drop("_dup")
     exact = ranked.filter(ranked._dup > 0).drop("_dup")
     if key is None:

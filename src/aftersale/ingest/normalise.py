@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,6 +92,7 @@ class ParseOptions:
     default_currency: str | None = None
     max_field_chars: int = 65_536
     default_region: str | None = None
+    exhaustive: bool = False  # try every timestamp format on every value (second pass)
 
 
 @dataclass(slots=True)
@@ -116,6 +117,7 @@ def normalise_chunk(
     notes["cells_trimmed"] += _count_trimmed(raw, list(matched.values()))
     exprs: list[pl.Expr] = []
     errors: list[pl.Expr] = []
+    counters: dict[str, pl.Expr] = {}
     frame = _with_currency(text, by_name, options, notes)
     if "currency" in frame.columns:
         exprs.append(pl.col("currency"))
@@ -127,25 +129,35 @@ def normalise_chunk(
     present = [n for n in matched if n in by_name and n != "currency"]
     for name in present:
         f = by_name[name]
-        value, error = _parse(frame, f, options, notes)
+        value, error, counts = _parse(frame, f, options, notes)
         exprs.append(value.alias(f.target))
         if error is not None:
             errors.append(error)
-    frame = frame.with_columns(
-        pl.coalesce(errors).alias(ERR) if errors else pl.lit(None).alias(ERR)
+        for key, expr in counts.items():
+            counters[key] = counters[key] + expr if key in counters else expr
+    for f in fields:
+        if f.required:
+            missing = pl.col(f.name).is_null() if f.name in frame.columns else pl.lit(True)
+            errors.append(
+                pl.when(missing & _alt_missing(frame, f)).then(
+                    _err(f.name, "missing_value", pl.lit(""))
+                )
+            )
+    # One lazy pass: common subexpressions (a parsed value and the check of that value, the
+    # counters) are computed once.
+    marker = "__count__"
+    typed_lazy = frame.lazy().select(
+        pl.col(ROW),
+        *exprs,
+        (pl.coalesce(errors) if errors else pl.lit(None)).alias(ERR),
+        *(expr.fill_null(0).cast(pl.Int64).alias(marker + key) for key, expr in counters.items()),
     )
-    required = [f for f in fields if f.required]
-    for f in required:
-        frame = frame.with_columns(
-            pl.coalesce(
-                pl.col(ERR),
-                pl.when(
-                    (pl.col(f.name).is_null() if f.name in frame.columns else pl.lit(True))
-                    & _alt_missing(frame, f)
-                ).then(_err(f.name, "missing_value", pl.lit(""))),
-            ).alias(ERR)
-        )
-    typed = frame.select(pl.col(ROW), *exprs, pl.col(ERR))
+    typed = typed_lazy.collect()
+    if typed.height:
+        for key in counters:
+            notes[key] += int(typed[0, marker + key] or 0)
+    typed = typed.drop([marker + key for key in counters])
+    typed = _retry_timestamps(raw, matched, fields, options, typed)
     good = typed.filter(pl.col(ERR).is_null()).drop(ERR)
     bad_rows = typed.filter(pl.col(ERR).is_not_null()).select(
         pl.col(ROW),
@@ -162,6 +174,37 @@ def normalise_chunk(
     else:
         bad_rows = bad_rows.with_columns(pl.lit(None, dtype=pl.String).alias("raw"))
     return NormalisedChunk(good=good, bad=bad_rows, notes=notes)
+
+
+def _retry_timestamps(
+    raw: pl.DataFrame,
+    matched: dict[str, str],
+    fields: tuple[Field, ...],
+    options: ParseOptions,
+    typed: pl.DataFrame,
+) -> pl.DataFrame:
+    """Re-parse rows whose timestamps failed with the formats sampled from the chunk.
+
+    The first pass tries only the formats seen in a sample (fast); a rare row written another
+    way is retried here with every known format before it is called unparseable.
+    """
+    if options.exhaustive or options.timestamp_format:
+        return typed
+    failed = typed.filter(
+        pl.col(ERR).is_not_null() & (pl.col(ERR).struct.field("reason") == "unparseable_timestamp")
+    )
+    if failed.height == 0:
+        return typed
+    again = normalise_chunk(
+        raw.filter(pl.col(ROW).is_in(failed[ROW].implode())),
+        matched,
+        fields,
+        replace(options, exhaustive=True),
+    )
+    fixed = again.good.with_columns(pl.lit(None).alias(ERR)).select(typed.columns)
+    return pl.concat(
+        [typed.filter(~pl.col(ROW).is_in(fixed[ROW].implode())), fixed], how="vertical_relaxed"
+    ).sort(ROW)
 
 
 def _alt_missing(frame: pl.DataFrame, f: Field) -> pl.Expr:
@@ -231,18 +274,30 @@ def _with_currency(
 
 def _parse(
     frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
-) -> tuple[pl.Expr, pl.Expr | None]:
+) -> tuple[pl.Expr, pl.Expr | None, dict[str, pl.Expr]]:
+    """Return the value, the error (a reason struct or null) and counters (aggregates)."""
+    value, error, *rest = _parse_one(frame, f, options, notes)
+    return value, error, (rest[0] if rest else {})
+
+
+def _parse_one(
+    frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
+) -> tuple[Any, ...]:
     col = pl.col(f.name)
     parser = f.parser
     if parser in ("id", "text"):
-        value = col.str.replace(r"^(\d+)\.0+$", "$1") if parser == "id" else col
+        value = col
+        if parser == "id" and _any(frame, col.str.ends_with(".0")):
+            value = col.str.replace(r"^(\d+)\.0+$", "$1")
         too_long = col.str.len_chars() > options.max_field_chars
         return value, pl.when(too_long).then(
             _err(f.name, "enormous_field", pl.format("{} characters", col.str.len_chars()))
         )
     if parser == "int":
-        cleaned = col.str.replace_all(r"[,_\s']", "").str.replace(r"^([+-]?\d+)\.0*$", "$1")
-        value = cleaned.cast(pl.Int64, strict=False)
+        value = col.cast(pl.Int64, strict=False)
+        if _any(frame, col.is_not_null() & value.is_null()):  # separators, "3.0" …
+            cleaned = col.str.replace_all(r"[,_\s']", "").str.replace(r"^([+-]?\d+)\.0*$", "$1")
+            value = cleaned.cast(pl.Int64, strict=False)
         return value, pl.when(col.is_not_null() & value.is_null()).then(
             _err(f.name, "not_an_integer", col)
         )
@@ -267,17 +322,21 @@ def _parse(
     if parser == "email":
         lowered = col.str.to_lowercase()
         ok = lowered.str.contains(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-        notes["cleared:invalid_email"] += int(frame.select((col.is_not_null() & ~ok).sum()).item())
-        return pl.when(ok).then(lowered), None
+        return (
+            pl.when(ok).then(lowered),
+            None,
+            {"cleared:invalid_email": (col.is_not_null() & ~ok).sum()},
+        )
     if parser == "phone":
         return _parse_phone(frame, f, options, notes), None
     if parser == "time_zone":
         zones = {z: z for z in frame[f.name].drop_nulls().unique().to_list() if _is_zone(z)}
         value = col.replace_strict(zones, default=None, return_dtype=pl.String)
-        notes["cleared:unknown_time_zone"] += int(
-            frame.select((col.is_not_null() & value.is_null()).sum()).item()
+        return (
+            value,
+            None,
+            {"cleared:unknown_time_zone": (col.is_not_null() & value.is_null()).sum()},
         )
-        return value, None
     if parser == "bool":
         lowered = col.str.to_lowercase()
         value = (
@@ -312,9 +371,14 @@ def _parse(
 
 def _parse_money(
     frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
-) -> tuple[pl.Expr, pl.Expr]:
+) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
     """Decimal major units -> integer minor units in each row's currency, exact (no floats)."""
     col = pl.col(f.name)
+    plain = frame.select(
+        (col.is_null() | col.str.contains(r"^-?\d{1,14}(\.\d{0,4})?$")).all()
+    ).item()
+    if plain and options.decimal == ".":
+        return _parse_plain_money(f, frame)
     s = col.str.replace_all(r"[\s\u00a0'’]", "")
     neg = (
         s.str.starts_with("-")
@@ -340,9 +404,6 @@ def _parse_money(
         .otherwise(s.str.replace_all(",", "", literal=True))
     )
     valid = normal.str.contains(r"^(\d+(\.\d*)?|\.\d+)$")
-    notes["numbers_with_separators"] += int(
-        frame.select((col.is_not_null() & (has_comma | (has_dot & comma_decimal))).sum()).item()
-    )
     int_part = normal.str.extract(r"^(\d*)", 1)
     frac = normal.str.extract(r"\.(\d*)$", 1).fill_null("")
     too_big = int_part.str.len_chars() > 14
@@ -357,10 +418,6 @@ def _parse_money(
     value = pl.when(valid & ~too_big & exp.is_not_null()).then(
         pl.when(neg).then(-minor).otherwise(minor)
     )
-    rounded = frame.select(
-        (col.is_not_null() & valid & (frac.str.len_chars() > exp)).fill_null(False).sum()
-    ).item()
-    notes["amounts_rounded"] += int(rounded)
     error = (
         pl.when(col.is_null())
         .then(None)
@@ -371,20 +428,65 @@ def _parse_money(
         .when(exp.is_null())
         .then(_err(f.name, "missing_currency", col))
     )
-    return value.cast(pl.Int64), error
+    counters = {
+        "numbers_with_separators": (
+            col.is_not_null() & (has_comma | (has_dot & comma_decimal))
+        ).sum(),
+        "amounts_rounded": (col.is_not_null() & valid & (frac.str.len_chars() > exp))
+        .fill_null(False)
+        .sum(),
+    }
+    return value.cast(pl.Int64), error, counters
+
+
+def _parse_plain_money(
+    f: Field, frame: pl.DataFrame
+) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
+    """Fast path for a chunk whose amounts are all plain decimals (``-12.5``): no regexes."""
+    col = pl.col(f.name)
+    parts = col.str.strip_chars_start("-").str.split_exact(".", 1)
+    whole = parts.struct.field("field_0").cast(pl.Int64, strict=False).fill_null(0)
+    frac = parts.struct.field("field_1").fill_null("")
+    frac4 = pl.concat_str(frac, pl.lit("0000")).str.slice(0, 4).cast(pl.Int64)
+    exp = _exponent_expr(frame)
+    divisor = pl.lit(10, dtype=pl.Int64).pow(pl.lit(4, dtype=pl.Int64) - exp)
+    minor = (whole * 10_000 + frac4 + divisor // 2) // divisor
+    value = pl.when(col.str.starts_with("-")).then(-minor).otherwise(minor)
+    value = pl.when(col.is_not_null() & exp.is_not_null()).then(value)
+    error = pl.when(col.is_not_null() & exp.is_null()).then(_err(f.name, "missing_currency", col))
+    rounded = (col.is_not_null() & (frac.str.len_chars() > exp)).fill_null(False).sum()
+    return value.cast(pl.Int64), error, {"amounts_rounded": rounded}
+
+
+def _any(frame: pl.DataFrame, condition: pl.Expr) -> bool:
+    """True when ``condition`` holds for some row (a cheap scan that decides the work to do)."""
+    return bool(frame.select(condition.fill_null(False).any()).item())
+
+
+def _exponent_expr(frame: pl.DataFrame) -> pl.Expr:
+    """The minor-unit digits per row; a literal when the chunk has one currency (faster)."""
+    exponents = frame["_exp"].unique().to_list() if "_exp" in frame.columns else [None]
+    if len(exponents) == 1 and exponents[0] is not None:
+        return pl.lit(exponents[0], dtype=pl.Int64)
+    return pl.col("_exp")
 
 
 def _parse_timestamp(
     frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
-) -> tuple[pl.Expr, pl.Expr]:
+) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
     """Parse with the given format or the known ones; offsets -> UTC, naive -> option zone."""
     col = pl.col(f.name)
-    s = col.str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
+    s = col
+    if _any(frame, col.str.ends_with("Z") | col.str.ends_with("z")):
+        s = s.str.replace(r"[Zz]$", "+00:00")
+    if _any(frame, col.str.contains("T", literal=True)):
+        s = s.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
     if options.timestamp_format:
         formats: tuple[str, ...] = (options.timestamp_format,)
     else:
         formats = tuple(_DAYFIRST.get(x, x) if options.dayfirst else x for x in TIMESTAMP_FORMATS)
-        formats = _formats_seen(frame, s, formats)
+        if not options.exhaustive:
+            formats = _formats_seen(frame, s, formats)
     parsed: list[pl.Expr] = []
     for fmt in formats:
         if "z" in fmt:
@@ -398,17 +500,18 @@ def _parse_timestamp(
                     options.time_zone, ambiguous="earliest", non_existent="null"
                 ).dt.convert_time_zone("UTC")
             )
-    epoch = s.str.replace(r"^(\d{10})(\d{3})?$", "$1$2")
-    epoch_val = (
-        pl.when(s.str.contains(r"^\d{13}$"))
-        .then(pl.from_epoch(epoch.cast(pl.Int64, strict=False), time_unit="ms"))
-        .when(s.str.contains(r"^\d{10}$"))
-        .then(pl.from_epoch(epoch.cast(pl.Int64, strict=False), time_unit="s"))
-    )
-    parsed.append(epoch_val.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
-    value = pl.coalesce(parsed)
-    with_offset = int(frame.select(s.str.contains(r"[+-]\d{2}:?\d{2}$").sum()).item() or 0)
-    notes["timestamps_with_offset"] += with_offset
+    if not options.timestamp_format:
+        digits = s.str.len_chars()
+        number = s.cast(pl.Int64, strict=False)
+        epoch_val = (
+            pl.when(digits == 13)
+            .then(pl.from_epoch(number, time_unit="ms"))
+            .when(digits == 10)
+            .then(pl.from_epoch(number, time_unit="s"))
+        )
+        parsed.append(epoch_val.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
+    value = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+    counters = {"timestamps_with_offset": s.str.contains(r"[+-]\d{2}:?\d{2}$").sum()}
     implausible = (value.dt.year() < 1900) | (value.dt.year() > 2200)
     error = (
         pl.when(col.is_not_null() & value.is_null())
@@ -416,12 +519,12 @@ def _parse_timestamp(
         .when(implausible)
         .then(_err(f.name, "implausible_timestamp", col))
     )
-    return value, error
+    return value, error, counters
 
 
 def _formats_seen(frame: pl.DataFrame, s: pl.Expr, formats: tuple[str, ...]) -> tuple[str, ...]:
     """Keep the formats that parse anything in a sample, so big chunks try few formats."""
-    sample = frame.select(s.alias("v")).drop_nulls().unique().head(2000)
+    sample = frame.head(20_000).select(s.alias("v")).drop_nulls().unique().head(2000)
     if sample.height == 0:
         return formats[:1]
     hits: list[tuple[int, int, str]] = []

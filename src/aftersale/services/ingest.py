@@ -468,6 +468,9 @@ def _with_consent_key(frame: pl.DataFrame) -> pl.DataFrame:
 def _stage(load: _Load, wh: Warehouse, name: str, frame: pl.DataFrame) -> None:
     if frame.height == 0 and load.staged[name]:
         return
+    values = [c for c in frame.columns if c not in (ROW, "_file", "source_file", assemble.HASH)]
+    if values:
+        frame = frame.with_columns(frame.select(values).hash_rows(seed=0).alias(assemble.HASH))
     wh.stage(load.load_id, name, frame)
     load.staged[name] += frame.height
 
@@ -504,15 +507,16 @@ def _merge(load: _Load, wh: Warehouse, table: str, expr: ir.Table, mode: MergeMo
 def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateStore) -> MergeCounts:
     kind = load.kind
     report = load.report
+    staged_rows = load.staged["primary"]
     if kind == "order-lines" or load.mode == "lines":
-        exact = assemble.dedupe(staged, None)
-        report.rows_duplicate += int(exact.duplicates.count().execute())
-        positioned = wh.materialise(
-            load.load_id, "positioned", assemble.lines_with_positions(exact.kept)
-        )
-        settled = assemble.dedupe(positioned, "line_id", "latest")
-        _quarantine_conflicts(load, wh, settled.conflicts, "line_id")
-        lines = wh.materialise(load.load_id, "lines", settled.kept)
+        positioned = assemble.lines_with_positions(assemble.dedupe(staged, None).kept)
+        conflicts = 0
+        if "line_number" in staged.columns:  # numbered by the source: numbers may clash
+            settled = assemble.dedupe(positioned, "line_id", "latest")
+            conflicts = _quarantine_conflicts(load, wh, settled.conflicts, "line_id")
+            positioned = settled.kept
+        lines = wh.materialise(load.load_id, "lines", positioned)
+        report.rows_duplicate += staged_rows - conflicts - int(lines.count().execute())
         counts = _merge(load, wh, "order_lines", lines, "replace")
         if kind == "orders":
             orders = assemble.orders_from_lines(lines, load.rules.cancellation_prefix)
@@ -525,9 +529,9 @@ def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateSt
     key = _PRIMARY_KEY[kind]
     policy: Literal["first", "latest"] = "first" if kind == "events" else "latest"
     settled = assemble.dedupe(staged, key, policy)
-    report.rows_duplicate += int(settled.duplicates.count().execute())
-    _quarantine_conflicts(load, wh, settled.conflicts, key)
+    conflicts = _quarantine_conflicts(load, wh, settled.conflicts, key)
     kept = wh.materialise(load.load_id, "kept", settled.kept)
+    report.rows_duplicate += staged_rows - conflicts - int(kept.count().execute())
     if kind == "events":
         kept = kept.mutate(event_key=kept.source.concat(":", kept.message_id))
         return _merge(load, wh, "events", kept, "insert_only")
@@ -645,10 +649,11 @@ def _count_order_notes(load: _Load, wh: Warehouse, orders: ir.Table, lines: ir.T
             load.report.notes[note] += int(value)
 
 
-def _quarantine_conflicts(load: _Load, wh: Warehouse, conflicts: ir.Table, key: str) -> None:
+def _quarantine_conflicts(load: _Load, wh: Warehouse, conflicts: ir.Table, key: str) -> int:
+    """Quarantine the rows that lost to a later row with the same key; return how many."""
     frame = wh.to_polars(conflicts)
     if frame.height == 0:
-        return
+        return 0
     load.report.quarantined["conflicting_duplicate"] += frame.height
     raw = [
         json.dumps(
@@ -679,6 +684,7 @@ def _quarantine_conflicts(load: _Load, wh: Warehouse, conflicts: ir.Table, key: 
             schema_overrides={ROW: pl.Int64, "field": pl.String},
         ),
     )
+    return frame.height
 
 
 def _quarantine(load: _Load, wh: Warehouse, frame: pl.DataFrame) -> None:

@@ -9,6 +9,7 @@ the middle of a load leaves the canonical tables as they were.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ class Warehouse:
     def __init__(self, settings: WarehouseSettings) -> None:
         self.settings = settings
         self._con: Any = None
+        self._staged: set[str] = set()
+        self._parts: dict[tuple[str, str], list[Path]] = {}
 
     @classmethod
     def at(cls, path: Path | str, memory_limit: str = "2GB") -> Warehouse:
@@ -168,36 +171,63 @@ class Warehouse:
         return f"{_STAGE_PREFIX}{safe}"
 
     def stage(self, load_id: str, name: str, frame: pl.DataFrame | pa.Table) -> None:
-        """Append rows to the staging table of ``name`` for this load (created on first use)."""
-        arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
-        if arrow.num_rows == 0 and self.stage_name(load_id, name) in self.con.list_tables():
-            return
-        stage = self.stage_name(load_id, name)
-        if stage in self.con.list_tables():
-            self.con.insert(stage, _align(arrow, self.con.get_schema(stage)))
-        else:
-            self.con.create_table(stage, obj=arrow)
+        """Append rows to the staging data of ``name`` for this load.
+
+        Staged chunks are written as Parquet parts next to the warehouse file (several times
+        cheaper than inserting into a table) and read back by the engine as one table; they
+        are removed by :meth:`drop_staging` when the load ends, whatever its outcome.
+        """
+        data = frame if isinstance(frame, pl.DataFrame) else pl.from_arrow(frame)
+        assert isinstance(data, pl.DataFrame)
+        folder = self._staging_dir(load_id) / re.sub(r"[^0-9a-zA-Z_]", "_", name)
+        folder.mkdir(parents=True, exist_ok=True)
+        parts = self._parts.setdefault((load_id, name), [])
+        path = folder / f"part-{len(parts):06d}.parquet"
+        data.write_parquet(path, compression="lz4", statistics=False)
+        parts.append(path)
+
+    def _staging_root(self) -> Path:
+        return self.settings.path.with_name(self.settings.path.name + ".staging")
+
+    def _staging_dir(self, load_id: str) -> Path:
+        return self._staging_root() / re.sub(r"[^0-9a-zA-Z_]", "_", load_id)
 
     def staged(self, load_id: str, name: str) -> ir.Table | None:
-        """Return the staging table of ``name`` for this load, or None when nothing was staged."""
+        """Return the staged rows of ``name`` for this load, or None when nothing was staged."""
+        parts = self._parts.get((load_id, name))
+        if parts:
+            return self.con.read_parquet(
+                [str(p) for p in parts],
+                table_name=self.stage_name(load_id, name),
+                union_by_name=True,
+            )
         stage = self.stage_name(load_id, name)
-        return self.con.table(stage) if stage in self.con.list_tables() else None
+        return self.con.table(stage) if stage in self._staged else None
 
     def materialise(self, load_id: str, name: str, expr: ir.Table) -> ir.Table:
-        """Store an expression as a staging table (so later steps don't recompute it)."""
+        """Store an expression as a temporary table (so later steps don't recompute it)."""
         stage = self.stage_name(load_id, name)
-        self.con.create_table(stage, obj=expr, overwrite=True)
+        self.con.create_table(stage, obj=expr, overwrite=True, temp=True)
+        self._staged.add(stage)
         return self.con.table(stage)
 
     def drop_staging(self, load_id: str | None = None) -> int:
-        """Drop the staging tables of one load (or of every load); return how many."""
+        """Drop the staged data of one load (or of every load); return how many parts."""
         prefix = _STAGE_PREFIX + (re.sub(r"[^0-9a-zA-Z_]", "_", load_id) if load_id else "")
-        names = [t for t in self.con.list_tables() if t.startswith(prefix)]
-        for name in names:
+        for name in sorted(t for t in self._staged if t.startswith(prefix)):
             self.con.drop_table(name, force=True)
-        return len(names)
+            self._staged.discard(name)
+        keys = [k for k in self._parts if load_id is None or k[0] == load_id]
+        dropped = 0
+        for key in keys:
+            self.con.drop_view(self.stage_name(*key), force=True)
+            dropped += len(self._parts.pop(key))
+        root = self._staging_root()
+        shutil.rmtree(self._staging_dir(load_id) if load_id else root, ignore_errors=True)
+        if root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
+        return dropped
 
-    # -- merging --------------------------------------------------------------------------
     def merge(self, name: str, incoming: ir.Table, mode: MergeMode = "replace") -> MergeCounts:
         """Merge rows (one per key) into canonical table ``name`` and count what happened.
 
@@ -210,6 +240,11 @@ class Warehouse:
         key = spec.key
         target = self.con.table(name)
         incoming = _project(incoming, spec)
+        if mode != "update_only" and int(target.count().execute()) == 0:
+            # Nothing stored yet: every row is new, no comparison needed.
+            before = int(incoming.count().execute())
+            self.con.insert(name, incoming)
+            return MergeCounts(before, 0, 0)
         right = target.rename({f"{c}__old": c for c in spec.column_names})
         joined = incoming.left_join(right, incoming[key] == right[f"{key}__old"])
         is_new = joined[f"{key}__old"].isnull()
@@ -226,7 +261,7 @@ class Warehouse:
             same = same & merged[c].identical_to(joined[f"{c}__old"])
         flagged = joined.select(**merged, _is_new=is_new, _same=same)
         tmp = f"{_STAGE_PREFIX}merge_{name}"
-        self.con.create_table(tmp, obj=flagged, overwrite=True)
+        self.con.create_table(tmp, obj=flagged, overwrite=True, temp=True)
         try:
             staged = self.con.table(tmp)
             stats = staged.aggregate(
