@@ -14,10 +14,7 @@ __all__ = ["load_report_table", "status_tables", "stored_table"]
 def load_report_table(report: LoadReport) -> Group:
     """The load report as Rich tables: row buckets, per-table effects, notes."""
     files = ", ".join(f.path.rsplit("/", 1)[-1] for f in report.files)
-    rows = Table(
-        title=f"Load {report.load_id[:8]} · {report.kind} · {report.source_format} · {files}",
-        title_justify="left",
-    )
+    rows = Table(title=f"{files} → {report.kind}", title_justify="left")
     rows.add_column("rows", style="bold")
     rows.add_column("count", justify="right")
     for label, value in (

@@ -287,11 +287,21 @@ def _parse_one(
     parser = f.parser
     if parser in ("id", "text"):
         value = col
+        counts: dict[str, pl.Expr] = {}
         if parser == "id" and _any(frame, col.str.ends_with(".0")):
             value = col.str.replace(r"^(\d+)\.0+$", "$1")
+        if parser == "text" and _any(frame, col.str.contains(r"\s\s|[\t\r\n]")):
+            # Runs of spaces, tabs or line breaks inside text become one space.
+            stray = col.str.contains(r"\s\s|[\t\r\n]")
+            value = pl.when(stray).then(col.str.replace_all(r"\s+", " ")).otherwise(col)
+            counts["whitespace_collapsed"] = stray.sum()
         too_long = col.str.len_chars() > options.max_field_chars
-        return value, pl.when(too_long).then(
-            _err(f.name, "enormous_field", pl.format("{} characters", col.str.len_chars()))
+        return (
+            value,
+            pl.when(too_long).then(
+                _err(f.name, "enormous_field", pl.format("{} characters", col.str.len_chars()))
+            ),
+            counts,
         )
     if parser == "int":
         value = col.cast(pl.Int64, strict=False)

@@ -40,6 +40,7 @@ class DemoResult:
     reports: list[LoadReport] = field(default_factory=list)
     reload: LoadReport | None = None
     stored: dict[str, int] = field(default_factory=dict)
+    invoice_export: LoadReport | None = None
 
 
 def run_demo(
@@ -55,7 +56,7 @@ def run_demo(
     root = Path(directory)
     clock = clock or SystemClock()
     spec = SimulationSpec(
-        customers=customers, days=days, seed=seed, formats=frozenset({"csv", "jsonl"})
+        customers=customers, days=days, seed=seed, formats=frozenset({"csv", "jsonl", "invoices"})
     )
     simulation = simulate_store(spec, root / "data", progress=progress)
     init = init_project(root)
@@ -75,4 +76,17 @@ def run_demo(
         on_report(result.reload)
     with Warehouse(settings.warehouse) as warehouse:
         result.stored = warehouse.counts()
+    # The same store's invoice-style export, with the mess real exports have, in a project of
+    # its own: cancellations, guests, postage and fee lines, duplicates, stray whitespace.
+    export = init_project(root / "invoice-export")
+    result.invoice_export = ingest(
+        "orders",
+        simulation.path("invoices.csv"),
+        mapping=simulation.path("invoices.mapping.toml"),
+        settings=load_settings(export.config_path),
+        clock=clock,
+        progress=progress,
+    )
+    if on_report:
+        on_report(result.invoice_export)
     return result

@@ -366,7 +366,7 @@ def _stage_chunk(
         pl.lit(load.source).alias("source"),
     ]
     good = result.good.with_columns(lineage)
-    if load.mode == "lines":
+    if load.mode == "lines" or load.kind == "order-lines":
         good = classify_lines(good, load.rules)
     if load.kind == "consents":
         good = _with_consent_key(good)

@@ -35,6 +35,17 @@ def demo(
             directory, customers=customers, days=days, seed=seed, progress=progress, on_report=show
         )
     console.print(stored_table(result.stored))
+    if result.invoice_export is not None:
+        export = result.invoice_export
+        console.print(
+            f"Invoice-style export of the same store (project {result.directory}/invoice-export): "
+            f"{export.rows_read:,} lines read, {export.rows_duplicate:,} duplicates, "
+            f"{export.notes['cancelled_orders']:,} cancellations, "
+            f"{export.notes['guest_orders']:,} guest orders, "
+            f"{sum(v for k, v in export.notes.items() if k.startswith('non_product_lines')):,} "
+            "non-product lines, "
+            f"{export.rows_quarantined:,} quarantined."
+        )
     reload = result.reload
     if reload is not None:
         changed = reload.rows_loaded + reload.rows_merged

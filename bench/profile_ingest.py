@@ -1,0 +1,190 @@
+"""Where does one ``aftersale`` ingest spend its time and memory? A phase breakdown.
+
+Wraps the steps of :mod:`aftersale.services.ingest` and :class:`aftersale.store.warehouse.
+Warehouse` (without editing them: the wrappers are installed on the imported modules for this
+process only), runs one ingest of the benchmark's invoice file, and prints for every step the
+number of calls, the wall time (inclusive of nested steps) and the highest RSS seen while it ran
+(above the RSS at the start), from a 5 ms RSS timeline.
+
+    uv run python bench/profile_ingest.py --lines 1000000
+    # function-level, native frames included (needs ptrace):
+    uv run py-spy record --native -r 50 -o bench/out/ingest.svg -- \
+        .venv/bin/python bench/profile_ingest.py --lines 1000000 --no-phases
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_ingest import MAPPING, candidate_once
+from bench.harness import MB, release_memory
+from bench.make_invoices import OUT, ensure_invoices
+
+__all__ = ["main"]
+
+
+@dataclass(slots=True)
+class _Phase:
+    calls: int = 0
+    seconds: float = 0.0
+    spans: list[tuple[float, float]] = field(default_factory=list)
+
+
+class _Timeline:
+    """RSS every ``interval`` seconds with its time, in a background thread."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.points: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.points.append((time.perf_counter(), int(self._proc.memory_info().rss)))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _Timeline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start: float, end: float) -> int:
+        """Highest RSS sampled in ``[start, end]`` (0 when no sample fell in it)."""
+        return max((rss for t, rss in self.points if start <= t <= end), default=0)
+
+
+PHASES: dict[str, _Phase] = defaultdict(_Phase)
+
+
+def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            t1 = time.perf_counter()
+            phase = PHASES[name]
+            phase.calls += 1
+            phase.seconds += t1 - t0
+            phase.spans.append((t0, t1))
+    return wrapper
+
+
+def _timed_iter(name: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """Time every ``next()`` of a generator (reading happens lazily, chunk by chunk)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        inner = fn(*args, **kwargs)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(inner)
+            except StopIteration:
+                return
+            finally:
+                t1 = time.perf_counter()
+                phase = PHASES[name]
+                phase.calls += 1
+                phase.seconds += t1 - t0
+                phase.spans.append((t0, t1))
+            yield item
+    return wrapper
+
+
+def _install() -> None:
+    """Wrap the steps of one ingest (this process only)."""
+    from aftersale.ingest import assemble, readers
+    from aftersale.services import ingest as svc
+    from aftersale.store.state import StateStore
+    from aftersale.store.warehouse import Warehouse
+
+    for name in ("file_digest", "detect_encoding", "read_header", "normalise_chunk",
+                 "classify_lines", "_read_file", "_stage_chunk", "_finalise", "_settle_primary",
+                 "_settle_derived", "_store_quarantine", "_quarantine_conflicts",
+                 "_count_order_notes", "_quarantine"):
+        setattr(svc, name, _timed(f"services.ingest.{name}", getattr(svc, name)))
+    svc.read_csv_chunks = _timed_iter("ingest.readers.read_csv_chunks (per chunk)",
+                                      readers.read_csv_chunks)
+    readers._looks_multiline = _timed("ingest.readers._looks_multiline", readers._looks_multiline)
+    for name in ("dedupe", "lines_with_positions", "orders_from_lines", "customers_from_rows"):
+        setattr(assemble, name, _timed(f"ingest.assemble.{name} (build expr)",
+                                       getattr(assemble, name)))
+    for name in ("initialise", "stage", "staged", "materialise", "merge", "to_polars",
+                 "drop_staging", "close"):
+        setattr(Warehouse, name, _timed(f"Warehouse.{name}", getattr(Warehouse, name)))
+    for name in ("migrate", "start_load", "finish_load", "record_file"):
+        setattr(StateStore, name, _timed(f"StateStore.{name}", getattr(StateStore, name)))
+
+
+def _merge_by_table() -> None:
+    """Split Warehouse.merge by target table (wrapped again with the table name)."""
+    from aftersale.store.warehouse import Warehouse
+
+    inner = Warehouse.merge
+
+    def merge(self: Any, name: str, incoming: Any, mode: str = "replace") -> Any:
+        return _timed(f"Warehouse.merge[{name}]", inner)(self, name, incoming, mode)
+
+    Warehouse.merge = merge
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: one profiled ingest."""
+    parser = argparse.ArgumentParser(description="phase breakdown of one aftersale ingest")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--no-phases", action="store_true",
+                        help="no wrappers (for an outside profiler such as py-spy)")
+    args = parser.parse_args(argv)
+    csv = ensure_invoices(args.lines, args.seed)
+    mapping = OUT / "invoices.mapping.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    work = OUT / "profile-runs"
+    work.mkdir(parents=True, exist_ok=True)
+    if not args.no_phases:
+        _install()
+        _merge_by_table()
+    release_memory()
+    start_rss = int(psutil.Process().memory_info().rss)
+    with _Timeline() as timeline:
+        t0 = time.perf_counter()
+        counts = candidate_once(str(csv), str(mapping), str(work), args.memory_limit)
+        total = time.perf_counter() - t0
+    shutil.rmtree(work, ignore_errors=True)
+    whole_peak = timeline.peak(t0, t0 + total) - start_rss
+    print(f"ingest of {args.lines:,} lines: {total:.2f} s, peak +{whole_peak / MB:,.0f} MB "
+          f"(start RSS {start_rss / MB:,.0f} MB); {counts}")
+    if args.no_phases:
+        return
+    print(f"{'step':<58} {'calls':>6} {'seconds':>9} {'share':>6} {'peak MB':>8}")
+    for name, phase in sorted(PHASES.items(), key=lambda kv: -kv[1].seconds):
+        peak = max((timeline.peak(a, b) for a, b in phase.spans), default=0)
+        above = max(0, peak - start_rss) / MB
+        print(f"{name:<58} {phase.calls:>6} {phase.seconds:>9.2f} "
+              f"{phase.seconds / total:>6.1%} {above:>8,.0f}")
+
+
+if __name__ == "__main__":
+    main()
