@@ -17,6 +17,7 @@ Target (from the issue): candidate rows/s >= 3x the baseline's and peak memory <
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import statistics
@@ -39,6 +40,7 @@ from bench.harness import (
     results_markdown,
     run_isolated,
     run_pair,
+    source_digest,
 )
 from bench.make_invoices import OUT, ensure_invoices
 
@@ -175,10 +177,12 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
     given = sys.argv[1:] if argv is None else argv
     command = "uv run python bench/bench_ingest.py " + shlex.join(given)
 
+    src = Path(__file__).resolve().parent.parent / "src" / "aftersale"
+    digest_before = source_digest(src)
     csv = ensure_invoices(args.lines, args.seed)
     mapping = OUT / "invoices.mapping.toml"
     mapping.write_text(MAPPING, encoding="utf-8")
-    work = OUT / "runs"
+    work = OUT / f"runs-{os.getpid()}"  # private: other people may run benchmarks too
     work.mkdir(parents=True, exist_ok=True)
     _clean(work)
     size_mb = csv.stat().st_size / 1e6
@@ -225,7 +229,12 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
             fresh[key].append(sample)
             print(f"[isolated {i + 1}/{args.isolated}] {label}: {describe(sample)}")
 
+    shutil.rmtree(work, ignore_errors=True)
+    digest_after = source_digest(src)
     notes = [
+        f"aftersale source digest {digest_before} (sha256 of src/aftersale/**/*.py at start)"
+        + ("" if digest_after == digest_before else
+           f" — **the source changed during the run** (now {digest_after}); repeat it"),
         f"input: {args.lines:,} lines, {size_mb:,.1f} MB, made by `bench/make_invoices.py --lines "
         f"{args.lines} --seed {args.seed}`",
         f"candidate settings: warehouse memory_limit={args.memory_limit}, threads default, "

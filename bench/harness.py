@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -57,6 +58,7 @@ __all__ = [
     "results_markdown",
     "run_isolated",
     "run_pair",
+    "source_digest",
 ]
 
 R = TypeVar("R")
@@ -455,6 +457,19 @@ def machine_info(packages: Sequence[str] = KEY_PACKAGES) -> dict[str, str]:
     }
     info.update({p: _version(p) for p in packages})
     return info
+
+
+def source_digest(root: Path, pattern: str = "**/*.py") -> str:
+    """Short SHA-256 of the files under ``root`` matching ``pattern`` (names and contents).
+
+    Recorded with results so a number can be tied to the code it measured, even in a work tree
+    that other people change while a benchmark runs.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(root.glob(pattern)):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _mark(flag: bool | None) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
+import os
 import shutil
 import sys
 import threading
@@ -112,29 +114,45 @@ def _timed_iter(name: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., It
     return wrapper
 
 
+def _wrap_module(module: Any, prefix: str) -> None:
+    """Wrap every function of ``module`` that comes from ``aftersale`` (own or imported)."""
+    for name, obj in list(vars(module).items()):
+        if not inspect.isfunction(obj) or not obj.__module__.startswith("aftersale."):
+            continue
+        label = f"{prefix}{name}" if obj.__module__ == module.__name__ else (
+            f"{obj.__module__.removeprefix('aftersale.')}.{name}")
+        if inspect.isgeneratorfunction(obj):
+            setattr(module, name, _timed_iter(f"{label} (per item)", obj))
+        else:
+            setattr(module, name, _timed(label, obj))
+
+
+def _wrap_class(cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Wrap the plain methods of ``cls`` (not properties, classmethods or dunders)."""
+    for name, obj in list(vars(cls).items()):
+        if inspect.isfunction(obj) and not name.startswith("__") and name not in skip:
+            setattr(cls, name, _timed(f"{cls.__name__}.{name}", obj))
+
+
 def _install() -> None:
-    """Wrap the steps of one ingest (this process only)."""
-    from aftersale.ingest import assemble, readers
+    """Wrap the steps of one ingest (this process only), whatever their current names.
+
+    The ingest code changes often; instead of naming its steps, every function of
+    ``aftersale.services.ingest`` (its own and those it imports from ``aftersale``), every
+    function of the ingestion package's modules it calls through a module (``assemble.x``) and
+    every method of ``Warehouse`` and ``StateStore`` is timed.
+    """
     from aftersale.services import ingest as svc
     from aftersale.store.state import StateStore
     from aftersale.store.warehouse import Warehouse
 
-    for name in ("file_digest", "detect_encoding", "read_header", "normalise_chunk",
-                 "classify_lines", "_read_file", "_stage_chunk", "_finalise", "_settle_primary",
-                 "_settle_derived", "_store_quarantine", "_quarantine_conflicts",
-                 "_count_order_notes", "_quarantine"):
-        setattr(svc, name, _timed(f"services.ingest.{name}", getattr(svc, name)))
-    svc.read_csv_chunks = _timed_iter("ingest.readers.read_csv_chunks (per chunk)",
-                                      readers.read_csv_chunks)
-    readers._looks_multiline = _timed("ingest.readers._looks_multiline", readers._looks_multiline)
-    for name in ("dedupe", "lines_with_positions", "orders_from_lines", "customers_from_rows"):
-        setattr(assemble, name, _timed(f"ingest.assemble.{name} (build expr)",
-                                       getattr(assemble, name)))
-    for name in ("initialise", "stage", "staged", "materialise", "merge", "to_polars",
-                 "drop_staging", "close"):
-        setattr(Warehouse, name, _timed(f"Warehouse.{name}", getattr(Warehouse, name)))
-    for name in ("migrate", "start_load", "finish_load", "record_file"):
-        setattr(StateStore, name, _timed(f"StateStore.{name}", getattr(StateStore, name)))
+    _wrap_module(svc, "services.ingest.")
+    for name, obj in list(vars(svc).items()):
+        if inspect.ismodule(obj) and obj.__name__.startswith("aftersale."):
+            _wrap_module(obj, f"{obj.__name__.removeprefix('aftersale.')}.")
+            setattr(svc, name, obj)
+    _wrap_class(Warehouse, skip=("stage_name", "table", "merge"))
+    _wrap_class(StateStore)
 
 
 def _merge_by_table() -> None:
@@ -161,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     csv = ensure_invoices(args.lines, args.seed)
     mapping = OUT / "invoices.mapping.toml"
     mapping.write_text(MAPPING, encoding="utf-8")
-    work = OUT / "profile-runs"
+    work = OUT / f"profile-runs-{os.getpid()}"  # private: other people may run benchmarks too
     work.mkdir(parents=True, exist_ok=True)
     if not args.no_phases:
         _install()

@@ -27,7 +27,7 @@ def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AFTERSALE_CONFIG", raising=False)
     namespace: dict[str, object] = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(code, "README.md", "exec"), namespace)
     report = namespace["report"]
     assert report.balanced() and report.rows_loaded > 0  # type: ignore[attr-defined]
     assert (tmp_path / "myshop" / "aftersale.duckdb").is_file()

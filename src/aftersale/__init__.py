@@ -23,9 +23,9 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "aftersale.errors",
     "FixedClock": "aftersale.clock",
     "InvalidInputError": "aftersale.errors",
-    "LoadReport": "aftersale.ingest.report",
-    "Mapping": "aftersale.ingest.mapping",
-    "MappingOptions": "aftersale.ingest.mapping",
+    "LoadReport": "aftersale.ingestion.report",
+    "Mapping": "aftersale.ingestion.mapping",
+    "MappingOptions": "aftersale.ingestion.mapping",
     "NotFittedError": "aftersale.errors",
     "SchemaError": "aftersale.errors",
     "Settings": "aftersale.config",
@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "export_csv": "aftersale.services.quarantine",
     "ingest": "aftersale.services.ingest",
     "init_project": "aftersale.services.project",
-    "load_mapping": "aftersale.ingest.mapping",
+    "load_mapping": "aftersale.ingestion.mapping",
     "load_settings": "aftersale.config",
     "project_status": "aftersale.services.project",
     "quarantined_rows": "aftersale.services.quarantine",
@@ -76,8 +76,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
         SourceReadError,
         StorageError,
     )
-    from aftersale.ingest.mapping import Mapping, MappingOptions, load_mapping
-    from aftersale.ingest.report import LoadReport
+    from aftersale.ingestion.mapping import Mapping, MappingOptions, load_mapping
+    from aftersale.ingestion.report import LoadReport
     from aftersale.services.demo import run_demo
     from aftersale.services.ingest import ingest
     from aftersale.services.project import init_project, project_status

@@ -28,9 +28,16 @@ def _bigger() -> int:
 def test_run_pair_runs_both_sides_and_returns_ratios(tmp_path: Path) -> None:
     cleaned: list[int] = []
     pair: PairResult[int] = run_pair(
-        "toy", _small, _bigger, repeats=3, warmup=1, rows=10_000,
-        labels=("small", "bigger"), target=Target(min_speed=3.0, max_memory=0.5),
-        between=lambda: cleaned.append(1), log=None,
+        "toy",
+        _small,
+        _bigger,
+        repeats=3,
+        warmup=1,
+        rows=10_000,
+        labels=("small", "bigger"),
+        target=Target(min_speed=3.0, max_memory=0.5),
+        between=lambda: cleaned.append(1),
+        log=None,
     )
     assert [len(pair.candidate.runs), len(pair.baseline.runs)] == [3, 3]
     assert pair.order == ["candidate", "baseline", "baseline", "candidate", "candidate", "baseline"]

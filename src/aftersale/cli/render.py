@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 
-from aftersale.ingest.report import LoadReport
+from aftersale.ingestion.report import LoadReport
 from aftersale.services.project import StatusReport
 
 __all__ = ["load_report_table", "status_tables", "stored_table"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aftersale.clock import Clock, SystemClock
 from aftersale.config import load_settings
-from aftersale.ingest.report import LoadReport
+from aftersale.ingestion.report import LoadReport
 from aftersale.services.ingest import ingest
 from aftersale.services.project import init_project
 from aftersale.simulator import SimulationResult, SimulationSpec, simulate_store

@@ -24,11 +24,11 @@ import polars as pl
 from aftersale.clock import Clock, SystemClock
 from aftersale.config import Settings, load_settings
 from aftersale.errors import InvalidInputError, SchemaError
-from aftersale.ingest import assemble, segment
-from aftersale.ingest.lines import LineRules, classify_lines
-from aftersale.ingest.mapping import Mapping, load_mapping
-from aftersale.ingest.normalise import NormalisedChunk, ParseOptions, normalise_chunk
-from aftersale.ingest.readers import (
+from aftersale.ingestion import assemble, segment
+from aftersale.ingestion.lines import LineRules, classify_lines
+from aftersale.ingestion.mapping import Mapping, load_mapping
+from aftersale.ingestion.normalise import NormalisedChunk, ParseOptions, normalise_chunk
+from aftersale.ingestion.readers import (
     ROW,
     BadRecord,
     FileInfo,
@@ -41,9 +41,9 @@ from aftersale.ingest.readers import (
     read_jsonl_chunks,
     read_parquet_chunks,
 )
-from aftersale.ingest.report import FileReport, LoadReport, TableCounts
-from aftersale.ingest.schema import KIND_FIELDS, Field, fields_for, is_line_level, match_columns
-from aftersale.ingest.shopify import ShopifyRows, consent_rows
+from aftersale.ingestion.report import FileReport, LoadReport, TableCounts
+from aftersale.ingestion.schema import KIND_FIELDS, Field, fields_for, is_line_level, match_columns
+from aftersale.ingestion.shopify import ShopifyRows, consent_rows
 from aftersale.store.state import StateStore
 from aftersale.store.warehouse import MergeCounts, MergeMode, Warehouse
 

@@ -22,7 +22,7 @@ def demo(
     """Simulate a store, load it into DuckDB + SQLite, print each load report and what is stored."""
     from aftersale.cli.progress import progress_bar
     from aftersale.cli.render import load_report_table, stored_table
-    from aftersale.ingest.report import LoadReport
+    from aftersale.ingestion.report import LoadReport
     from aftersale.services.demo import run_demo
 
     console = ctx.obj.console

@@ -39,7 +39,7 @@ def ingest(
     """Load files; bad rows go to quarantine with their file, row, field and reason."""
     from aftersale.cli.progress import progress_bar
     from aftersale.cli.render import load_report_table
-    from aftersale.ingest.mapping import parse_map_flags
+    from aftersale.ingestion.mapping import parse_map_flags
     from aftersale.services.ingest import ingest as ingest_files
 
     if kind not in (*KINDS, "order_lines"):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import polars as pl
 
 from aftersale.errors import SchemaError
-from aftersale.ingest.readers import ROW
-from aftersale.ingest.schema import normalise_header
+from aftersale.ingestion.readers import ROW
+from aftersale.ingestion.schema import normalise_header
 
 __all__ = ["SHOPIFY_COLUMNS", "ShopifyRows", "consent_rows"]
 

@@ -2,7 +2,7 @@
 
 Every reader yields :class:`RawChunk` frames whose columns are all strings (nothing is guessed
 yet) plus ``_row``, the data row number in the file (the header is not counted). Parsing into
-types happens in :mod:`aftersale.ingest.normalise`, so every format is validated the same way.
+types happens in :mod:`aftersale.ingestion.normalise`, so every format is validated the same way.
 
 CSV goes through Arrow's streaming reader (multi-threaded, bounded memory). A row with the
 wrong number of fields would shift Arrow's numbering, so on the first such row the reader

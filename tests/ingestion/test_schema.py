@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aftersale.errors import InvalidInputError
-from aftersale.ingest.mapping import load_mapping, parse_map_flags
-from aftersale.ingest.schema import fields_for, is_line_level, match_columns
+from aftersale.ingestion.mapping import load_mapping, parse_map_flags
+from aftersale.ingestion.schema import fields_for, is_line_level, match_columns
 
 
 def test_headers_match_ignoring_case_spacing_and_aliases() -> None:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aftersale.ingest.normalise import ParseOptions, normalise_chunk
-from aftersale.ingest.readers import ROW
-from aftersale.ingest.schema import fields_for
+from aftersale.ingestion.normalise import ParseOptions, normalise_chunk
+from aftersale.ingestion.readers import ROW
+from aftersale.ingestion.schema import fields_for
 
 
 def run(kind: str, columns: dict[str, list[str | None]], **options: object):  # type: ignore[no-untyped-def]

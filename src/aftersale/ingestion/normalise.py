@@ -1,6 +1,6 @@
 """Turn text chunks into typed columns, vectorised with polars, and split off untrustworthy rows.
 
-Each field is parsed by its :class:`~aftersale.ingest.schema.Field` parser. A value that cannot
+Each field is parsed by its :class:`~aftersale.ingestion.schema.Field` parser. A value that cannot
 be parsed sends its whole row to quarantine with the field, a reason code and a detail naming
 the value. Values that are merely unusable but not essential (an invalid email or phone, an
 unknown time zone) are cleared and counted instead, so the rest of the row still lands.
@@ -19,8 +19,8 @@ import phonenumbers
 import polars as pl
 
 from aftersale.domain.money import currency_exponent, known_currencies
-from aftersale.ingest.readers import ROW
-from aftersale.ingest.schema import Field
+from aftersale.ingestion.readers import ROW
+from aftersale.ingestion.schema import Field
 
 __all__ = [
     "ENUM_SYNONYMS",

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from aftersale.domain.events import SEGMENT_CALL_TYPES, derive_message_id, normalise_event_name
-from aftersale.ingest.readers import ROW
+from aftersale.ingestion.readers import ROW
 
 __all__ = [
     "MESSAGE",

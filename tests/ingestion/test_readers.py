@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aftersale.errors import SchemaError, SourceReadError
-from aftersale.ingest.readers import (
+from aftersale.ingestion.readers import (
     ROW,
     FileInfo,
     detect_encoding,
