@@ -27,6 +27,6 @@ def test_the_main_calls_are_exported() -> None:
 
 
 def test_public_functions_are_not_shadowed_by_subpackages() -> None:
-    import aftersale.ingestion.readers  # noqa: F401 - importing a subpackage must not shadow a name
+    import aftersale.ingestion.readers
 
     assert callable(aftersale.ingest) and callable(aftersale.simulate_store)
