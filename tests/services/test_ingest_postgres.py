@@ -49,3 +49,31 @@ def test_ingest_records_loads_and_consents_in_postgres(tmp_path: Path, pg_url: s
             assert len(state.files(loads[0].load_id)) == 1
     finally:
         drop_database(url)
+
+
+def test_invoice_export_loads_the_same_with_postgres_state(tmp_path: Path, pg_url: str) -> None:
+    from tests.services.test_ingest import invoice_file, invoice_mapping
+
+    name = f"invoice_{uuid4().hex[:8]}"
+    url = create_database(pg_url, name)
+    try:
+        on_pg = ingest(
+            "orders",
+            invoice_file(tmp_path),
+            mapping=invoice_mapping(tmp_path),
+            settings=make_settings(tmp_path / "pg", state_url=url),
+        )
+        on_sqlite = ingest(
+            "orders",
+            invoice_file(tmp_path),
+            mapping=invoice_mapping(tmp_path),
+            settings=make_settings(tmp_path / "sqlite"),
+        )
+        same = ("rows_read", "rows_loaded", "rows_merged", "rows_unchanged", "rows_duplicate")
+        assert [getattr(on_pg, f) for f in same] == [getattr(on_sqlite, f) for f in same]
+        assert on_pg.quarantined == on_sqlite.quarantined and on_pg.notes == on_sqlite.notes
+        with StateStore.from_url(url) as state:
+            run = state.last_load()
+            assert run is not None and run.status == "succeeded" and run.rows_quarantined == 3
+    finally:
+        drop_database(url)

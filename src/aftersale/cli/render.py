@@ -72,32 +72,27 @@ def status_tables(status: StatusReport) -> Group:
         parts.append(stored_table(status.state_counts, "Stored in the state store"))
     if status.recent_loads:
         loads = Table(title="Recent loads", title_justify="left")
-        for col in (
-            "started",
-            "kind",
-            "format",
-            "status",
-            "read",
-            "loaded",
-            "merged",
-            "dup.",
-            "quar.",
-        ):
-            loads.add_column(
-                col,
-                justify="right" if col in ("read", "loaded", "merged", "dup.", "quar.") else "left",
-            )
+        numbers = ("read", "loaded", "merged", "unchanged", "dup.", "quar.")
+        for col in ("started", "kind", "format", "status", *numbers):
+            loads.add_column(col, justify="right" if col in numbers else "left")
         for run in status.recent_loads:
+            unchanged = int((run.report or {}).get("rows_unchanged", 0))
             loads.add_row(
                 run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                 run.kind,
                 run.source_format,
                 run.status,
-                f"{run.rows_read:,}",
-                f"{run.rows_loaded:,}",
-                f"{run.rows_merged:,}",
-                f"{run.rows_duplicate:,}",
-                f"{run.rows_quarantined:,}",
+                *(
+                    f"{n:,}"
+                    for n in (
+                        run.rows_read,
+                        run.rows_loaded,
+                        run.rows_merged,
+                        unchanged,
+                        run.rows_duplicate - unchanged,
+                        run.rows_quarantined,
+                    )
+                ),
             )
         parts.append(loads)
     return Group(*parts)

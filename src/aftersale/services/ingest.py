@@ -200,6 +200,7 @@ def ingest(
             rows_read=report.rows_read,
             rows_loaded=report.rows_loaded,
             rows_merged=report.rows_merged,
+            # The state keeps one "not written" count; the stored report splits it.
             rows_duplicate=report.rows_duplicate + report.rows_unchanged,
             rows_quarantined=report.rows_quarantined,
             report=report.to_dict(),

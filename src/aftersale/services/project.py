@@ -74,7 +74,9 @@ class StatusReport:
                     "rows_read": r.rows_read,
                     "rows_loaded": r.rows_loaded,
                     "rows_merged": r.rows_merged,
-                    "rows_duplicate": r.rows_duplicate,
+                    "rows_unchanged": int((r.report or {}).get("rows_unchanged", 0)),
+                    "rows_duplicate": r.rows_duplicate
+                    - int((r.report or {}).get("rows_unchanged", 0)),
                     "rows_quarantined": r.rows_quarantined,
                 }
                 for r in self.recent_loads
