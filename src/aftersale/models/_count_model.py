@@ -11,6 +11,7 @@ heuristic's with a :class:`NumericalWarning`, never returned silently.
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
@@ -29,7 +30,7 @@ __all__ = ["CountModel"]
 _RFM_COLUMNS = ("frequency", "recency", "T")
 
 
-class CountModel(BaseModel):
+class CountModel(BaseModel, ABC):
     """Base of the customer-base purchase-count models; see the module docstring for the flow.
 
     Parameters
@@ -170,7 +171,8 @@ class CountModel(BaseModel):
 
     # --------------------------------------------------------------- hooks
     def _initial_params(self, data: RfmData) -> tuple[float, ...]:
-        raise NotImplementedError
+        """Starting point of the likelihood search (models fitted another way don't have one)."""
+        raise TypeError(f"{type(self).__name__} is not fitted by maximum likelihood")
 
     def _loglik_terms(
         self,
@@ -179,10 +181,12 @@ class CountModel(BaseModel):
         t_x: FloatArray,
         T: FloatArray,  # noqa: N803
     ) -> FloatArray:
-        raise NotImplementedError
+        """Per-customer log-likelihood terms (models fitted another way don't have them)."""
+        raise TypeError(f"{type(self).__name__} has no likelihood")
 
+    @abstractmethod
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
-        raise NotImplementedError
+        """P(alive) for each customer."""
 
     def _expected(
         self,
@@ -191,8 +195,10 @@ class CountModel(BaseModel):
         t_x: FloatArray,
         T: FloatArray,  # noqa: N803
     ) -> FloatArray:
-        raise NotImplementedError
+        """Expected purchases in ``t``: P(alive) times the expectation given alive."""
+        return self._p_alive(x, t_x, T) * self._expected_given_alive(t, x, t_x, T)
 
+    @abstractmethod
     def _expected_given_alive(
         self,
         t: FloatArray,
@@ -200,13 +206,15 @@ class CountModel(BaseModel):
         t_x: FloatArray,
         T: FloatArray,  # noqa: N803
     ) -> FloatArray:
-        raise NotImplementedError
+        """Expected purchases in ``t`` for a customer known to be alive."""
 
+    @abstractmethod
     def _expected_unconditional(self, t: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """Expected purchases in ``t`` for a new customer."""
 
+    @abstractmethod
     def _pmf(self, t: FloatArray, n: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """P(exactly n purchases in t) for a new customer."""
 
     def _wait_quantile(
         self,

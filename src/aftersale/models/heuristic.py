@@ -77,15 +77,6 @@ class RfmHeuristicModel(CountModel):
     ) -> FloatArray:
         return np.asarray(self._rate(x, t_x) * t, dtype=np.float64)
 
-    def _expected(
-        self,
-        t: FloatArray,
-        x: FloatArray,
-        t_x: FloatArray,
-        T: FloatArray,  # noqa: N803
-    ) -> FloatArray:
-        return self._p_alive(x, t_x, T) * self._expected_given_alive(t, x, t_x, T)
-
     def _expected_unconditional(self, t: FloatArray) -> FloatArray:
         return np.asarray(self._values()[1] * t, dtype=np.float64)
 

@@ -76,15 +76,6 @@ class ModifiedBetaGeoModel(CountModel):
         pre = (a + b + x) / (a - 1.0)
         return expected_with_fallback(pre, tail, r + x, alpha + T, a, b + x + 1.0, t)
 
-    def _expected(
-        self,
-        t: FloatArray,
-        x: FloatArray,
-        t_x: FloatArray,
-        T: FloatArray,  # noqa: N803
-    ) -> FloatArray:
-        return self._p_alive(x, t_x, T) * self._expected_given_alive(t, x, t_x, T)
-
     def _expected_unconditional(self, t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._values()
         a = not_one(a)

@@ -131,15 +131,6 @@ class ParetoNBDModel(CountModel):
         growth = _relative_growth(s - 1.0, np.log1p(t / (beta + T)))
         return np.asarray((r + x) * (beta + T) / (alpha + T) * growth, dtype=np.float64)
 
-    def _expected(
-        self,
-        t: FloatArray,
-        x: FloatArray,
-        t_x: FloatArray,
-        T: FloatArray,  # noqa: N803
-    ) -> FloatArray:
-        return self._p_alive(x, t_x, T) * self._expected_given_alive(t, x, t_x, T)
-
     def _expected_unconditional(self, t: FloatArray) -> FloatArray:
         r, alpha, s, beta = self._values()
         growth = _relative_growth(s - 1.0, np.log1p(t / beta))
