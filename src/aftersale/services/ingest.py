@@ -43,6 +43,7 @@ from aftersale.ingestion.readers import (
 )
 from aftersale.ingestion.report import FileReport, LoadReport, TableCounts
 from aftersale.ingestion.schema import KIND_FIELDS, Field, fields_for, is_line_level, match_columns
+from aftersale.ingestion.sequence import POSITION, REPEAT, LineSequencer
 from aftersale.ingestion.shopify import ShopifyRows, consent_rows
 from aftersale.store.state import StateStore
 from aftersale.store.warehouse import MergeCounts, MergeMode, Warehouse
@@ -93,6 +94,7 @@ class _Load:
     options: ParseOptions
     rules: LineRules
     staged: Counter[str] = field(default_factory=Counter)
+    sequencer: LineSequencer | None = None
 
 
 def resolve_format(kind: str, path: Path, source_format: str | None) -> str:
@@ -369,6 +371,9 @@ def _stage_chunk(
     good = result.good.with_columns(lineage)
     if load.mode == "lines" or load.kind == "order-lines":
         good = classify_lines(good, load.rules)
+        if "line_number" not in good.columns:
+            load.sequencer = load.sequencer or LineSequencer()
+            good = load.sequencer(_with_hash(good))
     if load.kind == "consents":
         good = _with_consent_key(good)
     _stage(load, wh, "primary", good)
@@ -466,13 +471,20 @@ def _with_consent_key(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _with_hash(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the row hash that stands for the row's values in duplicate checks (once)."""
+    if assemble.HASH in frame.columns:
+        return frame
+    values = [c for c in frame.columns if c not in (ROW, "_file", "source_file")]
+    if not values:
+        return frame
+    return frame.with_columns(frame.select(values).hash_rows(seed=0).alias(assemble.HASH))
+
+
 def _stage(load: _Load, wh: Warehouse, name: str, frame: pl.DataFrame) -> None:
     if frame.height == 0 and load.staged[name]:
         return
-    values = [c for c in frame.columns if c not in (ROW, "_file", "source_file", assemble.HASH)]
-    if values:
-        frame = frame.with_columns(frame.select(values).hash_rows(seed=0).alias(assemble.HASH))
-    wh.stage(load.load_id, name, frame)
+    wh.stage(load.load_id, name, _with_hash(frame))
     load.staged[name] += frame.height
 
 
@@ -510,21 +522,26 @@ def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateSt
     report = load.report
     staged_rows = load.staged["primary"]
     if kind == "order-lines" or load.mode == "lines":
-        positioned = assemble.lines_with_positions(assemble.dedupe(staged, None).kept)
-        conflicts = 0
-        if "line_number" in staged.columns:  # numbered by the source: numbers may clash
-            settled = assemble.dedupe(positioned, "line_id", "latest")
-            conflicts = _quarantine_conflicts(load, wh, settled.conflicts, "line_id")
-            positioned = settled.kept
-        lines = wh.materialise(load.load_id, "lines", positioned)
-        report.rows_duplicate += staged_rows - conflicts - int(lines.count().execute())
+        sequencer = load.sequencer
+        if sequencer is not None and sequencer.runs == int(staged.order_id.nunique().execute()):
+            # Orders were contiguous: positions and repeats from the stream are final.
+            kept = staged.filter(~staged[REPEAT])
+            lines = kept.mutate(
+                line_number=kept[POSITION],
+                line_id=kept.order_id.concat(":", kept[POSITION].cast("string")),
+            )
+            report.rows_duplicate += sequencer.repeats
+            load.report.notes["orders_contiguous_files"] += 1
+        else:
+            lines = _settle_lines_by_sorting(load, wh, staged, staged_rows)
         counts = _merge(load, wh, "order_lines", lines, "replace")
         if kind == "orders":
             orders = assemble.orders_from_lines(lines, load.rules.cancellation_prefix)
             orders = wh.materialise(load.load_id, "orders_built", orders)
             _merge(load, wh, "orders", orders, "coalesce")
             _count_order_notes(load, wh, orders, lines)
-            _merge(load, wh, "customers", assemble.customers_from_rows(lines), "coalesce")
+            if "customer_id" in lines.columns:
+                _merge(load, wh, "customers", assemble.customers_from_rows(lines), "coalesce")
         _merge(load, wh, "products", assemble.products_from_lines(lines), "coalesce")
         return counts
     key = _PRIMARY_KEY[kind]
@@ -550,6 +567,21 @@ def _settle_primary(load: _Load, wh: Warehouse, staged: ir.Table, state: StateSt
         _append_ledger(load, wh, kept, state)
         return counts
     return _merge(load, wh, _PRIMARY_TABLE[kind], kept, "coalesce")
+
+
+def _settle_lines_by_sorting(
+    load: _Load, wh: Warehouse, staged: ir.Table, staged_rows: int
+) -> ir.Table:
+    """Exact repeats and line positions by sorting the whole load (any row order)."""
+    positioned = assemble.lines_with_positions(assemble.dedupe(staged, None).kept)
+    conflicts = 0
+    if "line_number" in staged.columns:  # numbered by the source: numbers may clash
+        settled = assemble.dedupe(positioned, "line_id", "latest")
+        conflicts = _quarantine_conflicts(load, wh, settled.conflicts, "line_id")
+        positioned = settled.kept
+    lines = wh.materialise(load.load_id, "lines", positioned)
+    load.report.rows_duplicate += staged_rows - conflicts - int(lines.count().execute())
+    return lines
 
 
 def _surviving(load: _Load, wh: Warehouse, derived: ir.Table) -> ir.Table:
