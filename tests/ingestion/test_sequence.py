@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -45,7 +46,7 @@ def test_streamed_positions_match_whole_file_numbering_for_contiguous_orders(
     frame = pl.DataFrame({"order_id": [r[0] for r in rows], "_h": [r[1] for r in rows]})
     bounds = sorted({0, len(rows), *(c for c in cuts if c < len(rows))})
     sequencer = LineSequencer()
-    parts = [sequencer(frame.slice(a, b - a)) for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [sequencer(frame.slice(a, b - a)) for a, b in pairwise(bounds)]
     out = pl.concat(parts)
     positions, repeats, runs = reference(rows)
     assert out[REPEAT].to_list() == repeats
