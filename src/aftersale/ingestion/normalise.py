@@ -110,11 +110,7 @@ def normalise_chunk(
     """Parse the matched columns of ``raw`` into typed fields; see the module docstring."""
     notes: Counter[str] = Counter()
     by_name = {f.name: f for f in fields}
-    text = raw.select(
-        pl.col(ROW),
-        *(_clean_text(raw, source).alias(name) for name, source in matched.items()),
-    )
-    notes["cells_trimmed"] += _count_trimmed(raw, list(matched.values()))
+    text = _clean_text(raw, matched, notes)
     exprs: list[pl.Expr] = []
     errors: list[pl.Expr] = []
     counters: dict[str, pl.Expr] = {}
@@ -227,23 +223,28 @@ def _err(field_name: str, reason: str, value: pl.Expr) -> pl.Expr:
     )
 
 
-def _clean_text(raw: pl.DataFrame, source: str) -> pl.Expr:
-    col = pl.col(source).cast(pl.String).str.strip_chars()
-    return pl.when(col == "").then(None).otherwise(col)
-
-
-def _count_trimmed(raw: pl.DataFrame, sources: list[str]) -> int:
-    if not sources or raw.height == 0:
-        return 0
-    counts = raw.select(
-        pl.sum_horizontal(
-            (pl.col(s).cast(pl.String) != pl.col(s).cast(pl.String).str.strip_chars())
-            .fill_null(False)
-            .cast(pl.Int64)
-            for s in dict.fromkeys(sources)
-        ).sum()
+def _clean_text(raw: pl.DataFrame, matched: dict[str, str], notes: Counter[str]) -> pl.DataFrame:
+    """Trim every matched column (blank -> null) and count the cells that changed, in one pass."""
+    stripped = {src: pl.col(src).cast(pl.String).str.strip_chars() for src in matched.values()}
+    changed = [
+        (pl.col(src).cast(pl.String) != stripped[src]).fill_null(False).cast(pl.Int64).sum()
+        for src in stripped
+    ]
+    cleaned = (
+        raw.lazy()
+        .select(
+            pl.col(ROW),
+            *(
+                pl.when(stripped[src] == "").then(None).otherwise(stripped[src]).alias(name)
+                for name, src in matched.items()
+            ),
+            (pl.sum_horizontal(changed) if changed else pl.lit(0)).alias("__trimmed"),
+        )
+        .collect()
     )
-    return int(counts.item() or 0)
+    if cleaned.height:
+        notes["cells_trimmed"] += int(cleaned["__trimmed"][0] or 0)
+    return cleaned.drop("__trimmed")
 
 
 def _with_currency(

@@ -241,10 +241,10 @@ class Warehouse:
         target = self.con.table(name)
         incoming = _project(incoming, spec)
         if mode != "update_only" and int(target.count().execute()) == 0:
-            # Nothing stored yet: every row is new, no comparison needed.
-            before = int(incoming.count().execute())
+            # Nothing stored yet: every row is new, no comparison needed (and counting the
+            # table afterwards is cheaper than counting the incoming rows first).
             self.con.insert(name, incoming)
-            return MergeCounts(before, 0, 0)
+            return MergeCounts(int(self.con.table(name).count().execute()), 0, 0)
         right = target.rename({f"{c}__old": c for c in spec.column_names})
         joined = incoming.left_join(right, incoming[key] == right[f"{key}__old"])
         is_new = joined[f"{key}__old"].isnull()
