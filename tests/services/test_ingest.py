@@ -652,3 +652,50 @@ def test_parquet_and_folder_and_glob_inputs(tmp_path: Path, settings: Settings) 
     assert report.rows_loaded == 3 and len(report.files) == 2
     report = ingest("customers", str(folder / "*.parquet"), settings=settings)
     assert report.rows_unchanged == 3
+
+
+def test_generic_jsonl_and_csv_events_and_unreadable_parquet(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from aftersale.errors import SourceReadError
+
+    products = write_jsonl(
+        tmp_path / "products.jsonl",
+        [
+            {
+                "sku": "P1",
+                "title": "Tea",
+                "price": 4.5,
+                "currency": "EUR",
+                "replenishment_days": 30,
+            },
+            {"sku": "P2", "title": "Pot", "price": "12,00", "currency": "EUR", "tags": ["a", "b"]},
+            "not json",
+        ],
+    )
+    report = ingest("products", products, settings=settings)
+    assert report.source_format == "jsonl" and report.rows_loaded == 2
+    assert report.quarantined == {"malformed_json": 1}
+    assert query(
+        settings, "select product_id, price_minor, replenishment_days from products order by 1"
+    ) == [("P1", 450, 30), ("P2", 1200, None)]
+    events = write_csv(
+        tmp_path / "events.csv",
+        ("message_id", "event", "customer_id", "timestamp", "properties"),
+        [
+            (
+                "e1",
+                "Support Ticket Created",
+                "c1",
+                "2025-01-01T10:00:00Z",
+                '{"text": "where is my order?"}',
+            ),
+            ("e2", "Pricing Viewed", "c1", "2025-01-02T10:00:00Z", "{broken"),
+        ],
+    )
+    report = ingest("events", events, settings=settings)
+    assert report.rows_loaded == 1 and report.quarantined == {"malformed_json": 1}
+    bogus = tmp_path / "orders.parquet"
+    bogus.write_bytes(b"PAR1 but not really")
+    with pytest.raises(SourceReadError, match=r"orders\.parquet"):
+        ingest("orders", bogus, settings=settings)

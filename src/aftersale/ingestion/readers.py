@@ -40,6 +40,7 @@ __all__ = [
     "expand_paths",
     "file_digest",
     "flat_text",
+    "parquet_columns",
     "read_csv_chunks",
     "read_header",
     "read_jsonl_chunks",
@@ -303,6 +304,16 @@ def _exact_csv_chunks(
                 yield flush()
         if rows or bad:
             yield flush()
+
+
+def parquet_columns(path: Path) -> tuple[str, ...]:
+    """Column names of a Parquet file; a file that is not Parquet is a SourceReadError."""
+    try:
+        return tuple(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceReadError(
+            f"{path}: not a readable Parquet file ({exc})", path=str(path)
+        ) from exc
 
 
 def read_parquet_chunks(path: Path, info: FileInfo, chunk_rows: int) -> Iterator[RawChunk]:

@@ -21,7 +21,14 @@ from aftersale.ingestion.shopify import consent_rows
 from aftersale.services._load import MESSAGE, Load
 from aftersale.store.warehouse import Warehouse
 
-__all__ = ["quarantine", "quarantine_bad_records", "stage", "stage_chunk", "with_hash"]
+__all__ = [
+    "quarantine",
+    "quarantine_bad_records",
+    "stage",
+    "stage_chunk",
+    "with_event_identity",
+    "with_hash",
+]
 
 
 def quarantine_bad_records(load: Load, wh: Warehouse, bad: list[BadRecord], path: Path) -> None:
@@ -65,6 +72,8 @@ def stage_chunk(
         pl.lit(load.source).alias("source"),
     ]
     good = result.good.with_columns(lineage)
+    if load.kind == "events":
+        good = with_event_identity(good)
     if load.mode == "lines" or load.kind == "order-lines":
         good = classify_lines(good, load.rules)
         if "line_number" not in good.columns:
@@ -175,6 +184,39 @@ def with_hash(frame: pl.DataFrame) -> pl.DataFrame:
     if not values:
         return frame
     return frame.with_columns(frame.select(values).hash_rows(seed=0).alias(assemble.HASH))
+
+
+def with_event_identity(events: pl.DataFrame) -> pl.DataFrame:
+    """Give events from generic files a call type and, when they have none, a content id.
+
+    A row with an event name is a ``track`` call, one without is an ``identify``; a missing
+    ``messageId`` is derived from the content (SHA-256, stable across versions), so a replayed
+    file is still recognised as duplicates.
+    """
+    columns = ("event", "customer_id", "anonymous_id", "occurred_at", "properties")
+    present = [c for c in columns if c in events.columns]
+    if "type" not in events.columns:
+        event = pl.col("event") if "event" in events.columns else pl.lit(None, pl.String)
+        events = events.with_columns(
+            pl.when(event.is_not_null())
+            .then(pl.lit("track"))
+            .otherwise(pl.lit("identify"))
+            .alias("type")
+        )
+    missing = [
+        c for c in ("message_id", "order_id", "properties", "traits") if c not in events.columns
+    ]
+    events = events.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    if events["message_id"].null_count():
+        content = pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("") for c in ["type", *present]], separator="\x1f"
+        )
+        derived = content.map_elements(
+            lambda text: "derived-" + hashlib.sha256(text.encode()).hexdigest()[:32],
+            return_dtype=pl.String,
+        )
+        events = events.with_columns(pl.coalesce(pl.col("message_id"), derived).alias("message_id"))
+    return events
 
 
 def stage(load: Load, wh: Warehouse, name: str, frame: pl.DataFrame) -> None:

@@ -26,6 +26,7 @@ from aftersale.ingestion.readers import (
     detect_encoding,
     expand_paths,
     file_digest,
+    parquet_columns,
     read_csv_chunks,
     read_header,
     read_jsonl_chunks,
@@ -226,9 +227,7 @@ def _read_file(
             path, info, chunk_rows, mapping.options.delimiter, on_bytes
         )
     elif fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        info.columns = tuple(pq.read_schema(path).names)
+        info.columns = parquet_columns(path)
         matched = _match(load, fields, info.columns, mapping, path)
         chunks = read_parquet_chunks(path, info, chunk_rows)
     else:
