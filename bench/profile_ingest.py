@@ -128,9 +128,11 @@ def _wrap_module(module: Any, prefix: str) -> None:
 
 
 def _wrap_class(cls: type, skip: tuple[str, ...] = ()) -> None:
-    """Wrap the plain methods of ``cls`` (not properties, classmethods or dunders)."""
+    """Wrap the plain methods of ``cls`` and ``__call__`` (not properties, classmethods or
+    other dunders)."""
     for name, obj in list(vars(cls).items()):
-        if inspect.isfunction(obj) and not name.startswith("__") and name not in skip:
+        plain = not name.startswith("__") or name == "__call__"
+        if inspect.isfunction(obj) and plain and name not in skip:
             setattr(cls, name, _timed(f"{cls.__name__}.{name}", obj))
 
 
@@ -146,7 +148,12 @@ def _install() -> None:
     from aftersale.store.state import StateStore
     from aftersale.store.warehouse import Warehouse
 
+    classes = [obj for obj in vars(svc).values()
+               if inspect.isclass(obj) and obj.__module__.startswith("aftersale.")
+               and obj not in (Warehouse, StateStore)]
     _wrap_module(svc, "services.ingest.")
+    for cls in classes:
+        _wrap_class(cls)
     for name, obj in list(vars(svc).items()):
         if inspect.ismodule(obj) and obj.__name__.startswith("aftersale."):
             _wrap_module(obj, f"{obj.__name__.removeprefix('aftersale.')}.")

@@ -77,9 +77,9 @@ def main(
 
 
 def _register() -> None:
-    from aftersale.cli.commands import demo, ingest, init, quarantine, simulate, status
+    from aftersale.cli.commands import demo, ingest, init, models, quarantine, simulate, status
 
-    for module in (init, simulate, ingest, status, quarantine, demo):
+    for module in (init, simulate, ingest, status, quarantine, demo, models):
         module.register(app)
 
 
