@@ -16,6 +16,7 @@ from aftersale.models.heuristic import RfmHeuristicModel
 from aftersale.models.mbgnbd import ModifiedBetaGeoModel
 from aftersale.models.nbd import NBDModel
 from aftersale.models.pareto_nbd import ParetoNBDModel
+from aftersale.models.replenishment import ReplenishmentModel
 from aftersale.models.sbg import ShiftedBetaGeoModel
 from aftersale.models.warnings import (
     BoundaryWarning,
@@ -39,6 +40,7 @@ __all__ = [
     "NBDModel",
     "NumericalWarning",
     "ParetoNBDModel",
+    "ReplenishmentModel",
     "RfmHeuristicModel",
     "ShiftedBetaGeoModel",
     "check_is_fitted",
