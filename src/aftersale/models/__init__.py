@@ -15,7 +15,9 @@ from aftersale.models.gamma_gamma import GammaGammaModel
 from aftersale.models.heuristic import RfmHeuristicModel
 from aftersale.models.mbgnbd import ModifiedBetaGeoModel
 from aftersale.models.nbd import NBDModel
+from aftersale.models.evaluation import HoldoutEvaluation, calibration_chart, evaluate_holdout
 from aftersale.models.pareto_nbd import ParetoNBDModel
+from aftersale.models.persistence import load_model, save_model
 from aftersale.models.replenishment import ReplenishmentModel
 from aftersale.models.sbg import ShiftedBetaGeoModel
 from aftersale.models.warnings import (
@@ -35,6 +37,7 @@ __all__ = [
     "CountModel",
     "FewRepeatBuyersWarning",
     "GammaGammaModel",
+    "HoldoutEvaluation",
     "ModelWarning",
     "ModifiedBetaGeoModel",
     "NBDModel",
@@ -43,5 +46,9 @@ __all__ = [
     "ReplenishmentModel",
     "RfmHeuristicModel",
     "ShiftedBetaGeoModel",
+    "calibration_chart",
     "check_is_fitted",
+    "evaluate_holdout",
+    "load_model",
+    "save_model",
 ]
