@@ -16,6 +16,7 @@ MODULES = [
     "aftersale.models.gamma_gamma",
     "aftersale.models.bgbb",
     "aftersale.models.sbg",
+    "aftersale.models.basket",
 ]
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from aftersale.models._count_model import CountModel
 from aftersale.models.base import BaseModel, check_is_fitted
+from aftersale.models.basket import BasketRules
 from aftersale.models.bgbb import BetaGeoBetaBinomModel
 from aftersale.models.bgnbd import BetaGeoModel
+from aftersale.models.evaluation import HoldoutEvaluation, calibration_chart, evaluate_holdout
 from aftersale.models.gamma_gamma import GammaGammaModel
 from aftersale.models.heuristic import RfmHeuristicModel
 from aftersale.models.mbgnbd import ModifiedBetaGeoModel
 from aftersale.models.nbd import NBDModel
-from aftersale.models.evaluation import HoldoutEvaluation, calibration_chart, evaluate_holdout
 from aftersale.models.pareto_nbd import ParetoNBDModel
 from aftersale.models.persistence import load_model, save_model
 from aftersale.models.replenishment import ReplenishmentModel
@@ -30,6 +31,7 @@ from aftersale.models.warnings import (
 
 __all__ = [
     "BaseModel",
+    "BasketRules",
     "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "BoundaryWarning",
