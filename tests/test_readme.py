@@ -23,7 +23,8 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = README.read_text(encoding="utf-8")
-    code = text.split("```python", 1)[1].split("```", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in text.split("```python")[1:]]
+    code = "\n".join(blocks)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AFTERSALE_CONFIG", raising=False)
     namespace: dict[str, object] = {}
@@ -32,3 +33,5 @@ def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert report.balanced() and report.rows_loaded > 0  # type: ignore[attr-defined]
     assert (tmp_path / "myshop" / "aftersale.duckdb").is_file()
     assert os.listdir(tmp_path / "invoices")
+    assert len(namespace["rules"].rules_) > 0  # type: ignore[attr-defined]
+    assert float(namespace["clv"].min()) >= 0  # type: ignore[attr-defined]
