@@ -17,6 +17,7 @@ Target (from the issue): candidate rows/s >= 3x the baseline's and peak memory <
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shlex
 import shutil
@@ -37,6 +38,7 @@ from bench.harness import (
     Target,
     append_results,
     describe,
+    loaded_sources,
     results_markdown,
     run_isolated,
     run_pair,
@@ -74,8 +76,9 @@ def _settings(root: Path, memory_limit: str = "1GB") -> Any:
     )
 
 
-def candidate_once(csv: str, mapping: str, work_dir: str,
-                   memory_limit: str = "1GB") -> dict[str, Any]:
+def candidate_once(
+    csv: str, mapping: str, work_dir: str, memory_limit: str = "1GB"
+) -> dict[str, Any]:
     """One aftersale ingest into a fresh project under ``work_dir``; return the report's counts."""
     from aftersale.services.ingest import ingest
 
@@ -108,34 +111,62 @@ def baseline_once(csv: str, work_dir: str, engine: str = "c") -> dict[str, Any]:
     ).dt.tz_convert("UTC")
     quantity = pd.to_numeric(df["Quantity"], errors="coerce").astype("Int64")
     price_minor = (pd.to_numeric(df["UnitPrice"], errors="coerce") * 100).round().astype("Int64")
-    lines = pd.DataFrame({
-        "order_id": df["InvoiceNo"], "product_id": df["StockCode"],
-        "product_name": df["Description"], "quantity": quantity, "ordered_at": ordered_at,
-        "unit_price_minor": price_minor, "customer_id": df["CustomerID"], "country": df["Country"],
-    })
+    lines = pd.DataFrame(
+        {
+            "order_id": df["InvoiceNo"],
+            "product_id": df["StockCode"],
+            "product_name": df["Description"],
+            "quantity": quantity,
+            "ordered_at": ordered_at,
+            "unit_price_minor": price_minor,
+            "customer_id": df["CustomerID"],
+            "country": df["Country"],
+        }
+    )
     del df, ts, quantity, price_minor, ordered_at
     rows_read = len(lines)
-    bad = lines["order_id"].isna() | lines["ordered_at"].isna() | lines["quantity"].isna() \
+    bad = (
+        lines["order_id"].isna()
+        | lines["ordered_at"].isna()
+        | lines["quantity"].isna()
         | lines["unit_price_minor"].isna()
+    )
     lines = lines[~bad].drop_duplicates(ignore_index=True)
     lines["line_total_minor"] = lines["quantity"] * lines["unit_price_minor"]
-    orders = lines.groupby("order_id", sort=False).agg(
-        customer_id=("customer_id", "first"), ordered_at=("ordered_at", "min"),
-        total_minor=("line_total_minor", "sum"), item_count=("quantity", "sum"),
-        line_count=("product_id", "size"),
-    ).reset_index()
+    orders = (
+        lines.groupby("order_id", sort=False)
+        .agg(
+            customer_id=("customer_id", "first"),
+            ordered_at=("ordered_at", "min"),
+            total_minor=("line_total_minor", "sum"),
+            item_count=("quantity", "sum"),
+            line_count=("product_id", "size"),
+        )
+        .reset_index()
+    )
     orders["is_guest"] = orders["customer_id"].isna()
     orders["cancelled"] = orders["order_id"].str.startswith("C")
-    customers = lines.dropna(subset=["customer_id"]).groupby("customer_id", sort=False).agg(
-        country=("country", "last"), first_order_at=("ordered_at", "min"),
-        last_order_at=("ordered_at", "max"),
-    ).reset_index()
+    customers = (
+        lines.dropna(subset=["customer_id"])
+        .groupby("customer_id", sort=False)
+        .agg(
+            country=("country", "last"),
+            first_order_at=("ordered_at", "min"),
+            last_order_at=("ordered_at", "max"),
+        )
+        .reset_index()
+    )
     lines.to_parquet(out / "order_lines.parquet", index=False)
     orders.to_parquet(out / "orders.parquet", index=False)
     customers.to_parquet(out / "customers.parquet", index=False)
-    return {"rows_read": rows_read, "rows_quarantined": int(bad.sum()),
-            "rows_duplicate": rows_read - int(bad.sum()) - len(lines),
-            "order_lines": len(lines), "orders": len(orders), "customers": len(customers)}
+    return {
+        "rows_read": rows_read,
+        "rows_quarantined": int(bad.sum()),
+        "rows_duplicate": rows_read - int(bad.sum()) - len(lines),
+        "order_lines": len(lines),
+        "orders": len(orders),
+        "customers": len(customers),
+    }
 
 
 def _clean(work_dir: Path) -> None:
@@ -156,19 +187,33 @@ def _fmt_counts(counts: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
     """Command line entry point; see ``--help``."""
     parser = argparse.ArgumentParser(description="aftersale ingest vs plain pandas (ratios)")
-    parser.add_argument("--lines", type=int, default=10_000_000,
-                        help="CSV data lines (default 10M)")
+    parser.add_argument(
+        "--lines", type=int, default=10_000_000, help="CSV data lines (default 10M)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="measured runs of each side")
-    parser.add_argument("--warmup", type=int, default=0,
-                        help="full-size unmeasured runs of each side")
-    parser.add_argument("--warmup-lines", type=int, default=50_000,
-                        help="warm both sides up on a small file first (0: skip)")
+    parser.add_argument(
+        "--warmup", type=int, default=0, help="full-size unmeasured runs of each side"
+    )
+    parser.add_argument(
+        "--warmup-lines",
+        type=int,
+        default=50_000,
+        help="warm both sides up on a small file first (0: skip)",
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--engine", choices=("c", "pyarrow"), default="c",
-                        help="pandas read_csv engine of the baseline")
+    parser.add_argument(
+        "--engine",
+        choices=("c", "pyarrow"),
+        default="c",
+        help="pandas read_csv engine of the baseline",
+    )
     parser.add_argument("--memory-limit", default="1GB", help="warehouse memory_limit (DuckDB)")
-    parser.add_argument("--isolated", type=int, default=1,
-                        help="fresh-subprocess cross-check runs of each side (0: skip)")
+    parser.add_argument(
+        "--isolated",
+        type=int,
+        default=1,
+        help="fresh-subprocess cross-check runs of each side (0: skip)",
+    )
     parser.add_argument("--date", default=None, help="date for RESULTS.md (default: today, UTC)")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument("--note", action="append", default=[], help="extra note for RESULTS.md")
@@ -178,7 +223,7 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
     command = "uv run python bench/bench_ingest.py " + shlex.join(given)
 
     src = Path(__file__).resolve().parent.parent / "src" / "aftersale"
-    digest_before = source_digest(src)
+    tree_before = source_digest(src)
     csv = ensure_invoices(args.lines, args.seed)
     mapping = OUT / "invoices.mapping.toml"
     mapping.write_text(MAPPING, encoding="utf-8")
@@ -193,6 +238,10 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
         candidate_once(str(small), str(mapping), str(work), args.memory_limit)
         baseline_once(str(small), str(work), args.engine)
         _clean(work)
+    # The code the in-process runs use: the aftersale modules imported by now.
+    importlib.import_module("aftersale.services.ingest")
+    used = loaded_sources(src)
+    digest_before = source_digest(src, files=used)
     _warm_page_cache(csv)
 
     pair = run_pair(
@@ -210,13 +259,20 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
     print(f"  candidate output: {_fmt_counts(pair.candidate_result or {})}")
     print(f"  baseline output:  {_fmt_counts(pair.baseline_result or {})}")
 
-    cand_kw: dict[str, Any] = {"csv": str(csv), "mapping": str(mapping), "work_dir": str(work),
-                               "memory_limit": args.memory_limit}
+    cand_kw: dict[str, Any] = {
+        "csv": str(csv),
+        "mapping": str(mapping),
+        "work_dir": str(work),
+        "memory_limit": args.memory_limit,
+    }
     base_kw: dict[str, Any] = {"csv": str(csv), "work_dir": str(work), "engine": args.engine}
     sides = (
         ("aftersale ingest, fresh process", "bench.bench_ingest:candidate_once", cand_kw),
-        (f"pandas (engine={args.engine}), fresh process", "bench.bench_ingest:baseline_once",
-         base_kw),
+        (
+            f"pandas (engine={args.engine}), fresh process",
+            "bench.bench_ingest:baseline_once",
+            base_kw,
+        ),
     )
     isolated: list[tuple[str, RunSample, int]] = []
     fresh: dict[str, list[RunSample]] = {"candidate": [], "baseline": []}
@@ -230,11 +286,21 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
             print(f"[isolated {i + 1}/{args.isolated}] {label}: {describe(sample)}")
 
     shutil.rmtree(work, ignore_errors=True)
-    digest_after = source_digest(src)
+    digest_after = source_digest(src, files=used)
+    tree_after = source_digest(src)
     notes = [
-        f"aftersale source digest {digest_before} (sha256 of src/aftersale/**/*.py at start)"
-        + ("" if digest_after == digest_before else
-           f" — **the source changed during the run** (now {digest_after}); repeat it"),
+        f"aftersale code digest {digest_before} (sha256 of the {len(used)} src/aftersale files "
+        f"the run imported; whole tree {tree_before})"
+        + (
+            ""
+            if digest_after == digest_before
+            else f" — **imported code changed during the run** (now {digest_after}): repeat it"
+        )
+        + (
+            ""
+            if tree_after == tree_before or digest_after != digest_before
+            else "; other files of the tree changed meanwhile (not used by this benchmark)"
+        ),
         f"input: {args.lines:,} lines, {size_mb:,.1f} MB, made by `bench/make_invoices.py --lines "
         f"{args.lines} --seed {args.seed}`",
         f"candidate settings: warehouse memory_limit={args.memory_limit}, threads default, "
@@ -249,16 +315,19 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
         b_peak = statistics.median(s.peak for s in fresh["baseline"])
         c_sec = statistics.median(s.seconds for s in fresh["candidate"])
         b_sec = statistics.median(s.seconds for s in fresh["baseline"])
-        cross = (f"fresh-process cross-check (each side alone in a new interpreter, warmed on "
-                 f"the small file first): speed ratio {b_sec / c_sec:.2f}x, memory ratio "
-                 f"{c_peak / b_peak:.2f}x (candidate {c_peak / MB:,.0f} MB, "
-                 f"baseline {b_peak / MB:,.0f} MB)")
+        cross = (
+            f"fresh-process cross-check (each side alone in a new interpreter, warmed on "
+            f"the small file first): speed ratio {b_sec / c_sec:.2f}x, memory ratio "
+            f"{c_peak / b_peak:.2f}x (candidate {c_peak / MB:,.0f} MB, "
+            f"baseline {b_peak / MB:,.0f} MB)"
+        )
         notes.append(cross)
         print("  " + cross)
     notes += args.note
     if not args.no_record:
-        append_results(results_markdown(pair, date=date, command=command, notes=notes,
-                                        extra_rows=isolated))
+        append_results(
+            results_markdown(pair, date=date, command=command, notes=notes, extra_rows=isolated)
+        )
         print("appended to bench/RESULTS.md")
     return pair
 

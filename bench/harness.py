@@ -38,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -52,6 +52,7 @@ __all__ = [
     "Target",
     "append_results",
     "describe",
+    "loaded_sources",
     "machine_info",
     "measure",
     "release_memory",
@@ -268,8 +269,9 @@ class PairResult(Generic[R]):
                 f"{side.rows_per_second:14,.0f} rows/s  peak {side.peak_mb:9.1f} MB  "
                 f"(runs: {', '.join(f'{r.seconds:.2f}s/{r.peak / MB:.0f}MB' for r in side.runs)})"
             )
-        lines.append(f"  speed ratio {self.speed_ratio:.2f}x, "
-                     f"memory ratio {self.memory_ratio:.2f}x")
+        lines.append(
+            f"  speed ratio {self.speed_ratio:.2f}x, memory ratio {self.memory_ratio:.2f}x"
+        )
         if self.target is not None:
             verdict = "MET" if self.met else "NOT MET"
             lines.append(f"  target: {self.target.describe()} -> {verdict}")
@@ -277,15 +279,27 @@ class PairResult(Generic[R]):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly numbers (no callables' results)."""
+
         def side(s: SideResult) -> dict[str, Any]:
-            return {"label": s.label, "rows": s.rows, "median_seconds": s.median_seconds,
-                    "rows_per_second": s.rows_per_second, "peak_mb": s.peak_mb,
-                    "runs": [asdict(r) for r in s.runs]}
-        return {"name": self.name, "candidate": side(self.candidate),
-                "baseline": side(self.baseline), "speed_ratio": self.speed_ratio,
-                "memory_ratio": self.memory_ratio,
-                "target": asdict(self.target) if self.target else None, "met": self.met,
-                "order": self.order}
+            return {
+                "label": s.label,
+                "rows": s.rows,
+                "median_seconds": s.median_seconds,
+                "rows_per_second": s.rows_per_second,
+                "peak_mb": s.peak_mb,
+                "runs": [asdict(r) for r in s.runs],
+            }
+
+        return {
+            "name": self.name,
+            "candidate": side(self.candidate),
+            "baseline": side(self.baseline),
+            "speed_ratio": self.speed_ratio,
+            "memory_ratio": self.memory_ratio,
+            "target": asdict(self.target) if self.target else None,
+            "met": self.met,
+            "order": self.order,
+        }
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -310,9 +324,11 @@ def measure(fn: Callable[[], R], interval: float = 0.005) -> tuple[RunSample, R]
 def describe(sample: RunSample) -> str:
     """One-line description of a run for logs."""
     kernel = "-" if sample.kernel_peak is None else f"{sample.kernel_peak / MB:.0f}"
-    return (f"{sample.seconds:.2f} s, peak +{sample.peak / MB:.0f} MB (sampled "
-            f"{sample.sampled_peak / MB:.0f}, kernel {kernel}; "
-            f"start RSS {sample.start_rss / MB:.0f} MB)")
+    return (
+        f"{sample.seconds:.2f} s, peak +{sample.peak / MB:.0f} MB (sampled "
+        f"{sample.sampled_peak / MB:.0f}, kernel {kernel}; "
+        f"start RSS {sample.start_rss / MB:.0f} MB)"
+    )
 
 
 def _rows_of(rows: int | Callable[[Any], int] | None, result: Any) -> int:
@@ -368,8 +384,15 @@ def run_pair(
                 log(f"[{name}] run {i + 1}/{repeats} {label}: {describe(sample)}")
             if between:
                 between()
-    return PairResult(name, results["candidate"], results["baseline"], target,
-                      last.get("candidate"), last.get("baseline"), order)
+    return PairResult(
+        name,
+        results["candidate"],
+        results["baseline"],
+        target,
+        last.get("candidate"),
+        last.get("baseline"),
+        order,
+    )
 
 
 # -- fresh-process cross-check ----------------------------------------------------------------
@@ -393,21 +416,27 @@ def run_isolated(
     reports back as JSON. Use it to cross-check peaks that
     may be distorted by memory kept in allocator arenas from earlier runs in the same process.
     """
-    payload = json.dumps({"target": target, "kwargs": kwargs or {}, "warmup": warmup,
-                          "interval": interval})
+    payload = json.dumps(
+        {"target": target, "kwargs": kwargs or {}, "warmup": warmup, "interval": interval}
+    )
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.run(
         [*python, "-m", "bench.harness", "--child", payload],
-        cwd=cwd or root, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd or root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"isolated run of {target} failed:\n{proc.stderr[-4000:]}")
     marker = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULT ")]
     if not marker:
         raise RuntimeError(f"isolated run of {target} printed no result:\n{proc.stdout[-2000:]}")
-    return RunSample(**json.loads(marker[-1][len("@@RESULT "):]))
+    return RunSample(**json.loads(marker[-1][len("@@RESULT ") :]))
 
 
 def _child(payload: str) -> None:
@@ -449,9 +478,9 @@ def machine_info(packages: Sequence[str] = KEY_PACKAGES) -> dict[str, str]:
     info = {
         "cpu": _cpu_model(),
         "cores": f"{psutil.cpu_count(logical=True)} logical "
-                 f"({psutil.cpu_count(logical=False)} physical)",
+        f"({psutil.cpu_count(logical=False)} physical)",
         "ram": f"{mem.total / 1024**3:.1f} GiB total, "
-               f"{mem.available / 1024**3:.1f} GiB available at start",
+        f"{mem.available / 1024**3:.1f} GiB available at start",
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
     }
@@ -459,17 +488,31 @@ def machine_info(packages: Sequence[str] = KEY_PACKAGES) -> dict[str, str]:
     return info
 
 
-def source_digest(root: Path, pattern: str = "**/*.py") -> str:
-    """Short SHA-256 of the files under ``root`` matching ``pattern`` (names and contents).
+def source_digest(root: Path, pattern: str = "**/*.py", files: Iterable[Path] | None = None) -> str:
+    """Short SHA-256 of the files under ``root`` matching ``pattern`` (names and contents), or
+    of just ``files`` (those under ``root``) when given.
 
     Recorded with results so a number can be tied to the code it measured, even in a work tree
     that other people change while a benchmark runs.
     """
+    root = root.resolve()
+    chosen = root.glob(pattern) if files is None else (Path(f).resolve() for f in files)
     digest = hashlib.sha256()
-    for path in sorted(root.glob(pattern)):
-        if path.is_file() and "__pycache__" not in path.parts:
+    for path in sorted(set(chosen)):
+        if path.is_file() and root in path.parents and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def loaded_sources(root: Path) -> list[Path]:
+    """Files under ``root`` of the modules this process has imported (the code a run used)."""
+    root = root.resolve()
+    found = []
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if name and root in Path(name).resolve().parents:
+            found.append(Path(name).resolve())
+    return sorted(set(found))
 
 
 def _mark(flag: bool | None) -> str:
@@ -489,25 +532,37 @@ def results_markdown(
     machine = machine or machine_info()
     out = [f"## {pair.name} — {date}", "", f"Command: `{command}`", ""]
     out.append("Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()))
-    out += ["", "| side | median s | rows/s | peak MB (median) | peak MB (max) | runs (s / MB) |",
-            "| --- | ---: | ---: | ---: | ---: | --- |"]
+    out += [
+        "",
+        "| side | median s | rows/s | peak MB (median) | peak MB (max) | runs (s / MB) |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
     for side in (pair.candidate, pair.baseline):
         runs = ", ".join(f"{r.seconds:.1f} / {r.peak / MB:.0f}" for r in side.runs)
-        out.append(f"| {side.label} | {side.median_seconds:.2f} | {side.rows_per_second:,.0f} | "
-                   f"{side.peak_mb:,.0f} | {side.max_peak_bytes / MB:,.0f} | {runs} |")
+        out.append(
+            f"| {side.label} | {side.median_seconds:.2f} | {side.rows_per_second:,.0f} | "
+            f"{side.peak_mb:,.0f} | {side.max_peak_bytes / MB:,.0f} | {runs} |"
+        )
     for label, res, rows in extra_rows:
         if isinstance(res, SideResult):
-            out.append(f"| {label} | {res.median_seconds:.2f} | {res.rows_per_second:,.0f} | "
-                       f"{res.peak_mb:,.0f} | {res.max_peak_bytes / MB:,.0f} | "
-                       f"{', '.join(f'{r.seconds:.1f} / {r.peak / MB:.0f}' for r in res.runs)} |")
+            out.append(
+                f"| {label} | {res.median_seconds:.2f} | {res.rows_per_second:,.0f} | "
+                f"{res.peak_mb:,.0f} | {res.max_peak_bytes / MB:,.0f} | "
+                f"{', '.join(f'{r.seconds:.1f} / {r.peak / MB:.0f}' for r in res.runs)} |"
+            )
         else:
             rate = rows / res.seconds if res.seconds else float("inf")
-            out.append(f"| {label} | {res.seconds:.2f} | {rate:,.0f} | {res.peak / MB:,.0f} | "
-                       f"{res.peak / MB:,.0f} | {res.seconds:.1f} / {res.peak / MB:.0f} |")
-    out += ["", f"- speed ratio (candidate rows/s ÷ baseline rows/s): **{pair.speed_ratio:.2f}x** "
-                f"— {_mark(pair.speed_met)}",
-            f"- memory ratio (candidate peak ÷ baseline peak): **{pair.memory_ratio:.2f}x** "
-            f"— {_mark(pair.memory_met)}"]
+            out.append(
+                f"| {label} | {res.seconds:.2f} | {rate:,.0f} | {res.peak / MB:,.0f} | "
+                f"{res.peak / MB:,.0f} | {res.seconds:.1f} / {res.peak / MB:.0f} |"
+            )
+    out += [
+        "",
+        f"- speed ratio (candidate rows/s ÷ baseline rows/s): **{pair.speed_ratio:.2f}x** "
+        f"— {_mark(pair.speed_met)}",
+        f"- memory ratio (candidate peak ÷ baseline peak): **{pair.memory_ratio:.2f}x** "
+        f"— {_mark(pair.memory_met)}",
+    ]
     if pair.target is not None:
         out.append(f"- target: {pair.target.describe()} → **{'MET' if pair.met else 'NOT MET'}**")
     out.append(f"- run order: {', '.join(pair.order)}")
@@ -518,9 +573,12 @@ def results_markdown(
 def append_results(text: str, path: Path = RESULTS) -> None:
     """Append a section to ``bench/RESULTS.md`` (created with a title when missing)."""
     if not path.exists():
-        path.write_text("# Benchmark results\n\nAppended by the scripts in `bench/`; newest last. "
-                        "Targets are ratios against a baseline run side by side in the same "
-                        "process.\n\n", encoding="utf-8")
+        path.write_text(
+            "# Benchmark results\n\nAppended by the scripts in `bench/`; newest last. "
+            "Targets are ratios against a baseline run side by side in the same "
+            "process.\n\n",
+            encoding="utf-8",
+        )
     with path.open("a", encoding="utf-8") as fh:
         fh.write(text)
 

@@ -26,8 +26,16 @@ import pyarrow.compute as pc
 __all__ = ["HEADER", "default_path", "ensure_invoices", "write_invoices"]
 
 OUT = Path(__file__).resolve().parent / "out"
-HEADER = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-          "CustomerID", "Country")
+HEADER = (
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+)
 BLOCK_LINES = 1_000_000
 FIRST_INVOICE = 536_365
 FIRST_DAY = np.datetime64("2010-12-01", "D")
@@ -41,16 +49,56 @@ _WORD_TEXT = (
     "PARTY BUNTING ASSORTED COLOUR LIGHTS DOORMAT NEW ENGLAND SPACEBOY CHILDRENS CUP TEA TOWEL"
 )
 _WORDS = tuple(_WORD_TEXT.split())
-_COUNTRIES = ("United Kingdom", "Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium",
-              "Switzerland", "Portugal", "Australia", "Norway", "Italy", "Channel Islands",
-              "Finland", "Cyprus", "Sweden", "Austria", "Denmark", "Japan", "Poland", "USA",
-              "Israel", "Hong Kong", "Singapore", "Unspecified", "Iceland", "Canada", "Greece",
-              "Malta", "United Arab Emirates", "European Community", "RSA", "Lebanon", "Lithuania",
-              "Brazil", "Czech Republic", "Bahrain", "Saudi Arabia")
+_COUNTRIES = (
+    "United Kingdom",
+    "Germany",
+    "France",
+    "EIRE",
+    "Spain",
+    "Netherlands",
+    "Belgium",
+    "Switzerland",
+    "Portugal",
+    "Australia",
+    "Norway",
+    "Italy",
+    "Channel Islands",
+    "Finland",
+    "Cyprus",
+    "Sweden",
+    "Austria",
+    "Denmark",
+    "Japan",
+    "Poland",
+    "USA",
+    "Israel",
+    "Hong Kong",
+    "Singapore",
+    "Unspecified",
+    "Iceland",
+    "Canada",
+    "Greece",
+    "Malta",
+    "United Arab Emirates",
+    "European Community",
+    "RSA",
+    "Lebanon",
+    "Lithuania",
+    "Brazil",
+    "Czech Republic",
+    "Bahrain",
+    "Saudi Arabia",
+)
 # Non-product lines: code, description, share of lines.
-_SPECIAL = (("POST", "POSTAGE", 0.0030), ("D", "Discount", 0.0006), ("M", "Manual", 0.0008),
-            ("DOT", "DOTCOM POSTAGE", 0.0004), ("C2", "CARRIAGE", 0.0002),
-            ("BANK CHARGES", "Bank Charges", 0.0001), ("AMAZONFEE", "AMAZON FEE", 0.0001))
+_SPECIAL = (
+    ("POST", "POSTAGE", 0.0030),
+    ("D", "Discount", 0.0006),
+    ("M", "Manual", 0.0008),
+    ("DOT", "DOTCOM POSTAGE", 0.0004),
+    ("C2", "CARRIAGE", 0.0002),
+    ("BANK CHARGES", "Bank Charges", 0.0001),
+    ("AMAZONFEE", "AMAZON FEE", 0.0001),
+)
 _QUANTITIES = np.array([1, 2, 3, 4, 6, 8, 10, 12, 24, 48, 96])
 _QTY_WEIGHTS = np.array([30, 18, 8, 6, 10, 4, 5, 12, 5, 1.5, 0.5])
 
@@ -97,13 +145,25 @@ def _catalog(rng: np.random.Generator, size: int = 4_000) -> _Catalog:
         names.append(name)
     pence = np.concatenate([pence, np.full(len(_SPECIAL), 0, dtype=np.int64)])
     prices = [_price_text(int(p)) for p in pence[:size]] + ["18", "0", "0", "0", "0", "0", "0"]
-    special_prices = {"POST": "18", "D": "27.5", "M": "2.55", "DOT": "16.98", "C2": "50",
-                      "BANK CHARGES": "15", "AMAZONFEE": "13.76"}
+    special_prices = {
+        "POST": "18",
+        "D": "27.5",
+        "M": "2.55",
+        "DOT": "16.98",
+        "C2": "50",
+        "BANK CHARGES": "15",
+        "AMAZONFEE": "13.76",
+    }
     for i, (code, _name, _share) in enumerate(_SPECIAL):
         prices[size + i] = special_prices[code]
     quoted = np.array(["," in n or '"' in n for n in names])
-    return _Catalog(pa.array(codes), pa.array([n.replace('"', '""') for n in names]), quoted,
-                    pa.array(prices), weights / weights.sum())
+    return _Catalog(
+        pa.array(codes),
+        pa.array([n.replace('"', '""') for n in names]),
+        quoted,
+        pa.array(prices),
+        weights / weights.sum(),
+    )
 
 
 def _digits(values: np.ndarray, width: int = 0) -> pa.Array:
@@ -117,8 +177,14 @@ def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _block(rng: np.random.Generator, cat: _Catalog, n_lines: int, first_invoice: int,
-           customers: np.ndarray, countries: np.ndarray) -> tuple[bytes, int]:
+def _block(
+    rng: np.random.Generator,
+    cat: _Catalog,
+    n_lines: int,
+    first_invoice: int,
+    customers: np.ndarray,
+    countries: np.ndarray,
+) -> tuple[bytes, int]:
     """One block of about ``n_lines`` CSV lines (whole invoices); return bytes and invoices."""
     sizes = 1 + rng.poisson(3.0, size=n_lines // 3 + 16)
     ends = np.cumsum(sizes)
@@ -136,8 +202,17 @@ def _block(rng: np.random.Generator, cat: _Catalog, n_lines: int, first_invoice:
     year = month_start.astype("datetime64[Y]").astype(np.int64) + 1970
     month = month_start.astype(np.int64) % 12 + 1
     dom = (day - month_start).astype(np.int64) + 1
-    stamp = _join(_digits(month), "/", _digits(dom), "/", _digits(year), " ",
-                  _digits(minute // 60), ":", _digits(minute % 60, 2))
+    stamp = _join(
+        _digits(month),
+        "/",
+        _digits(dom),
+        "/",
+        _digits(year),
+        " ",
+        _digits(minute // 60),
+        ":",
+        _digits(minute % 60, 2),
+    )
     guest = rng.random(n_inv) < 0.05
     who = rng.integers(0, len(customers), size=n_inv)
     cust = pa.array(np.where(guest, "", customers[who]))
@@ -165,8 +240,24 @@ def _block(rng: np.random.Generator, cat: _Catalog, n_lines: int, first_invoice:
     line_cust = cust.take(pa.array(line_inv))
     line_cust = pc.if_else(pa.array(rng.random(n) < 0.002), _join(line_cust, " "), line_cust)
     take = pa.array(line_inv)
-    lines = _join(inv_no.take(take), ",", cat.codes.take(pa.array(item)), ",", name, ",", qty_text,
-                  ",", stamp.take(take), ",", price, ",", line_cust, ",", country.take(take), "\n")
+    lines = _join(
+        inv_no.take(take),
+        ",",
+        cat.codes.take(pa.array(item)),
+        ",",
+        name,
+        ",",
+        qty_text,
+        ",",
+        stamp.take(take),
+        ",",
+        price,
+        ",",
+        line_cust,
+        ",",
+        country.take(take),
+        "\n",
+    )
     # ~1% exact duplicates, written right after the original (as the UCI data has them).
     repeat = 1 + (rng.random(n) < 0.01).astype(np.int64)
     lines = lines.take(pa.array(np.repeat(np.arange(n), repeat)))
@@ -182,9 +273,9 @@ def _text(lines: pa.Array) -> bytes:
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     start = lines.offset
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[start: start + len(lines) + 1]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[start : start + len(lines) + 1]
     data = lines.buffers()[2]
-    return data.to_pybytes()[offsets[0]: offsets[-1]] if data is not None else b""
+    return data.to_pybytes()[offsets[0] : offsets[-1]] if data is not None else b""
 
 
 def _count_lines(data: bytes, want: int) -> tuple[bytes, int]:
@@ -212,8 +303,9 @@ def write_invoices(path: Path, lines: int, seed: int = 42, block_lines: int = BL
     with tmp.open("wb") as fh:
         fh.write((",".join(HEADER) + "\n").encode())
         while written < lines:
-            data, n_inv = _block(rng, cat, min(block_lines, lines - written), invoices, customers,
-                                 countries)
+            data, n_inv = _block(
+                rng, cat, min(block_lines, lines - written), invoices, customers, countries
+            )
             data, kept = _count_lines(data, lines - written)
             fh.write(data)
             written += kept

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import inspect
 import os
 import shutil
@@ -90,11 +91,13 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             phase.calls += 1
             phase.seconds += t1 - t0
             phase.spans.append((t0, t1))
+
     return wrapper
 
 
 def _timed_iter(name: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
     """Time every ``next()`` of a generator (reading happens lazily, chunk by chunk)."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
         inner = fn(*args, **kwargs)
@@ -111,6 +114,7 @@ def _timed_iter(name: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., It
                 phase.seconds += t1 - t0
                 phase.spans.append((t0, t1))
             yield item
+
     return wrapper
 
 
@@ -119,8 +123,11 @@ def _wrap_module(module: Any, prefix: str) -> None:
     for name, obj in list(vars(module).items()):
         if not inspect.isfunction(obj) or not obj.__module__.startswith("aftersale."):
             continue
-        label = f"{prefix}{name}" if obj.__module__ == module.__name__ else (
-            f"{obj.__module__.removeprefix('aftersale.')}.{name}")
+        label = (
+            f"{prefix}{name}"
+            if obj.__module__ == module.__name__
+            else (f"{obj.__module__.removeprefix('aftersale.')}.{name}")
+        )
         if inspect.isgeneratorfunction(obj):
             setattr(module, name, _timed_iter(f"{label} (per item)", obj))
         else:
@@ -139,25 +146,29 @@ def _wrap_class(cls: type, skip: tuple[str, ...] = ()) -> None:
 def _install() -> None:
     """Wrap the steps of one ingest (this process only), whatever their current names.
 
-    The ingest code changes often; instead of naming its steps, every function of
-    ``aftersale.services.ingest`` (its own and those it imports from ``aftersale``), every
-    function of the ingestion package's modules it calls through a module (``assemble.x``) and
-    every method of ``Warehouse`` and ``StateStore`` is timed.
+    The ingest code changes often; instead of naming its steps, every ``aftersale`` function
+    reachable from the namespaces of the loaded ``aftersale.services``, ``aftersale.ingestion``
+    and ``aftersale.store`` modules, the ``__call__`` and plain methods of classes defined
+    there, and every method of ``Warehouse`` and ``StateStore`` are timed.
     """
-    from aftersale.services import ingest as svc
+    importlib.import_module("aftersale.services.ingest")
     from aftersale.store.state import StateStore
     from aftersale.store.warehouse import Warehouse
 
-    classes = [obj for obj in vars(svc).values()
-               if inspect.isclass(obj) and obj.__module__.startswith("aftersale.")
-               and obj not in (Warehouse, StateStore)]
-    _wrap_module(svc, "services.ingest.")
-    for cls in classes:
-        _wrap_class(cls)
-    for name, obj in list(vars(svc).items()):
-        if inspect.ismodule(obj) and obj.__name__.startswith("aftersale."):
-            _wrap_module(obj, f"{obj.__name__.removeprefix('aftersale.')}.")
-            setattr(svc, name, obj)
+    prefixes = ("aftersale.services", "aftersale.ingestion", "aftersale.ingest", "aftersale.store")
+    modules = [
+        m for name, m in list(sys.modules.items()) if name.startswith(prefixes) and m is not None
+    ]
+    for module in modules:
+        for obj in list(vars(module).values()):
+            if (
+                inspect.isclass(obj)
+                and obj.__module__ == module.__name__
+                and obj not in (Warehouse, StateStore)
+            ):
+                _wrap_class(obj)
+    for module in modules:
+        _wrap_module(module, f"{module.__name__.removeprefix('aftersale.')}.")
     _wrap_class(Warehouse, skip=("stage_name", "table", "merge"))
     _wrap_class(StateStore)
 
@@ -180,8 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--memory-limit", default="1GB")
-    parser.add_argument("--no-phases", action="store_true",
-                        help="no wrappers (for an outside profiler such as py-spy)")
+    parser.add_argument(
+        "--no-phases",
+        action="store_true",
+        help="no wrappers (for an outside profiler such as py-spy)",
+    )
     args = parser.parse_args(argv)
     csv = ensure_invoices(args.lines, args.seed)
     mapping = OUT / "invoices.mapping.toml"
@@ -199,16 +213,20 @@ def main(argv: list[str] | None = None) -> None:
         total = time.perf_counter() - t0
     shutil.rmtree(work, ignore_errors=True)
     whole_peak = timeline.peak(t0, t0 + total) - start_rss
-    print(f"ingest of {args.lines:,} lines: {total:.2f} s, peak +{whole_peak / MB:,.0f} MB "
-          f"(start RSS {start_rss / MB:,.0f} MB); {counts}")
+    print(
+        f"ingest of {args.lines:,} lines: {total:.2f} s, peak +{whole_peak / MB:,.0f} MB "
+        f"(start RSS {start_rss / MB:,.0f} MB); {counts}"
+    )
     if args.no_phases:
         return
     print(f"{'step':<58} {'calls':>6} {'seconds':>9} {'share':>6} {'peak MB':>8}")
     for name, phase in sorted(PHASES.items(), key=lambda kv: -kv[1].seconds):
         peak = max((timeline.peak(a, b) for a, b in phase.spans), default=0)
         above = max(0, peak - start_rss) / MB
-        print(f"{name:<58} {phase.calls:>6} {phase.seconds:>9.2f} "
-              f"{phase.seconds / total:>6.1%} {above:>8,.0f}")
+        print(
+            f"{name:<58} {phase.calls:>6} {phase.seconds:>9.2f} "
+            f"{phase.seconds / total:>6.1%} {above:>8,.0f}"
+        )
 
 
 if __name__ == "__main__":
