@@ -52,18 +52,27 @@ def classify_lines(lines: pl.DataFrame, rules: LineRules) -> pl.DataFrame:
     """Add ``line_kind``: product, shipping, fee, discount or adjustment.
 
     A known code wins, then a name pattern, then a negative unit price (an adjustment such as
-    a written-off debt); everything else is a product line.
+    a written-off debt); everything else is a product line. Codes and names are classified once
+    per distinct (code, name) pair and joined back: a chunk has far fewer products than lines.
     """
+    keys = ["product_id", "product_name"] if "product_name" in lines.columns else ["product_id"]
+    distinct = lines.select(keys).unique()
     code = pl.col("product_id").str.to_uppercase().str.strip_chars()
     kind: Any = pl.when(code.is_in(list(rules.codes))).then(
         code.replace_strict(rules.codes, default=None, return_dtype=pl.String)
     )
-    name = pl.col("product_name") if "product_name" in lines.columns else pl.lit(None, pl.String)
-    for pattern, label in rules.name_patterns.items():
-        kind = kind.when(name.str.contains(pattern).fill_null(False)).then(pl.lit(label))
-    kind = (
-        kind.when(pl.col("unit_price_minor") < 0)
+    if "product_name" in lines.columns:
+        for pattern, label in rules.name_patterns.items():
+            kind = kind.when(pl.col("product_name").str.contains(pattern).fill_null(False)).then(
+                pl.lit(label)
+            )
+    named = distinct.with_columns(kind.otherwise(None).alias("_kind"))
+    joined = lines.join(named, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    price_kind = (
+        pl.when(pl.col("unit_price_minor") < 0)
         .then(pl.lit("adjustment"))
         .otherwise(pl.lit("product"))
     )
-    return lines.with_columns(kind.alias("line_kind"))
+    return joined.with_columns(pl.coalesce(pl.col("_kind"), price_kind).alias("line_kind")).drop(
+        "_kind"
+    )
