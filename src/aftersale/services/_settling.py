@@ -10,9 +10,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from aftersale.ingestion import assemble
-from aftersale.ingestion.readers import (
-    ROW,
-)
+from aftersale.ingestion.readers import ROW
 from aftersale.ingestion.report import TableCounts
 from aftersale.ingestion.sequence import POSITION, REPEAT
 from aftersale.services._load import MESSAGE, PRIMARY_KEY, PRIMARY_TABLE, Load
@@ -24,6 +22,7 @@ __all__ = ["finalise"]
 
 
 def finalise(load: Load, wh: Warehouse, state: StateStore) -> None:
+    """Settle the whole staged load into the canonical tables and record what happened."""
     report = load.report
     primary = wh.staged(load.load_id, "primary")
     if primary is not None and load.staged["primary"]:
