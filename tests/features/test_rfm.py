@@ -112,3 +112,10 @@ def test_cancelled_and_guest_orders_are_not_purchases(tmp_path: Path) -> None:
     assert (got["c1"]["frequency"], got["c1"]["recency"], got["c1"]["T"]) == (1, 7.0, 14.0)
     assert got["c1"]["monetary_value"] == 2000.0
     assert (got["c2"]["frequency"], got["c2"]["T"], got["c2"]["monetary_value"]) == (0, 11.0, 0.0)
+    with Warehouse(settings.warehouse) as wh:
+        exact = wh.to_polars(
+            rfm_summary(wh.table("orders"), base + timedelta(days=14), "D", granularity="exact")
+        )
+    c1 = exact.filter(pl.col("customer_id") == "c1").row(0, named=True)
+    # Every order counts; ages from exact times: the same-day order is a repeat of its own.
+    assert (c1["frequency"], c1["recency"], c1["T"], c1["monetary_value"]) == (2, 7.0, 14.0, 1250.0)

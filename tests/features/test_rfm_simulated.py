@@ -20,7 +20,7 @@ def fitted(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[SimulationSpec, BetaGeoModel, pl.DataFrame]:
     root = tmp_path_factory.mktemp("sim")
-    # A purchase rate low enough that two purchases on one day are rare (they merge into one).
+    # Exact timestamps, every order a purchase: the simulator's process is continuous-time.
     spec = SimulationSpec(customers=6000, days=365, seed=5, alpha=30.0, formats=frozenset({"csv"}))
     store = simulate_store(spec, root / "store")
     settings = make_settings(root / "project")
@@ -38,7 +38,7 @@ def test_purchase_and_dropout_parameters_are_recovered(
     fitted: tuple[SimulationSpec, BetaGeoModel, pl.DataFrame],
 ) -> None:
     spec, model, _ = fitted
-    for name in ("r", "a", "b"):
+    for name in ("r", "alpha", "a", "b"):
         error = abs(model.params_[name] - getattr(spec, name))
         assert error <= 3 * model.standard_errors_[name], (name, model.params_[name])
 
