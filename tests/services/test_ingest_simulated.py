@@ -67,8 +67,13 @@ def test_invoice_export_matches_the_mess_the_simulator_made(
     )
     assert report.rows_read == truth["rows"]
     assert report.rows_duplicate == truth["duplicate_rows"]
-    assert report.rows_quarantined == 0 and report.balanced()
-    assert report.tables["orders"].inserted == truth["invoices"]
+    assert report.quarantined == {
+        "unparseable_timestamp": truth["unparseable_date_rows"],
+        "not_an_integer": truth["non_numeric_quantity_rows"],
+    }
+    assert report.balanced()
+    lost = truth["invoices_with_only_broken_rows"]
+    assert report.tables["orders"].inserted == truth["invoices"] - lost
     assert report.notes["cancelled_orders"] == truth["cancellation_invoices"]
     non_product = sum(v for k, v in report.notes.items() if k.startswith("non_product_lines:"))
     truth_non_product = sum(truth["non_product_rows"].values())
@@ -83,6 +88,8 @@ def test_invoice_export_matches_the_mess_the_simulator_made(
         report.notes["cells_trimmed"] + report.notes["whitespace_collapsed"]
         >= (truth["whitespace_rows"] - truth["duplicate_rows"]) * 0.9
     )
+    quarantined = _count(settings, "select count(*) from quarantine where kind = 'orders'")
+    assert quarantined == report.rows_quarantined
     cancelled = _count(settings, "select count(*) from orders where status = 'cancelled'")
     assert cancelled == truth["cancellation_invoices"]
 

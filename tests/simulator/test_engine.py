@@ -170,7 +170,10 @@ def test_invoice_mess_counts_match_the_file(medium: Store) -> None:
         "AMAZONFEE",
         "C2",
     }
-    assert pd.to_datetime(inv["InvoiceDate"], format="%m/%d/%Y %H:%M").notna().all()
+    dates = pd.to_datetime(inv["InvoiceDate"], format="%m/%d/%Y %H:%M", errors="coerce")
+    assert dates.isna().sum() == mess["unparseable_date_rows"] > 0
+    quantity = pd.to_numeric(inv["Quantity"], errors="coerce")
+    assert quantity.isna().sum() == mess["non_numeric_quantity_rows"] > 0
 
 
 def test_mapping_toml(medium: Store) -> None:

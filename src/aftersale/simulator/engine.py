@@ -114,9 +114,7 @@ def simulate_store(
         if "shopify" in fmt
         else None
     )
-    inv_schema = pa.schema(
-        [(c, pa.int64() if c == "Quantity" else pa.string()) for c in INVOICE_COLUMNS]
-    )
+    inv_schema = pa.schema([(c, pa.string()) for c in INVOICE_COLUMNS])
     invoices = CsvSink(out / "invoices.csv", inv_schema) if "invoices" in fmt else None
     products = catalog.products_table()
     pacsv.write_csv(products, out / "products.csv")

@@ -179,6 +179,7 @@ def invoice_rows(
     d = {f: np.repeat(v, rep) for f, v in d.items()}
     style, is_product = np.repeat(style, rep), np.repeat(is_product, rep)
     table = _text(spec, catalog, people, orders, order_numbers, d, guest, style)
+    table, broken = _break_some(spec, shard, table, d, is_product & ~np.repeat(dup, rep))
     counts: Counter[str] = Counter()
     counts["rows"] = len(d["order"])
     counts["invoices"] = len(np.unique(d["order"] * 3 + d["prefix"]))
@@ -192,6 +193,41 @@ def invoice_rows(
     counts["duplicate_rows"] = int(dup.sum())
     counts["whitespace_rows"] = int((style >= 0).sum())
     counts["product_rows"] = int(is_product.sum())
+    counts.update(broken)
+    return table, counts
+
+
+def _break_some(
+    spec: SimulationSpec,
+    shard: int,
+    table: pa.Table,
+    d: dict[str, _I],
+    candidates: npt.NDArray[np.bool_],
+) -> tuple[pa.Table, Counter[str]]:
+    """Spoil a few product lines the way real exports do: an impossible date, a word for a number.
+
+    Uses a stream of its own, so adding this mess changed nothing else in the export. Lines of
+    duplicated rows and of cancellations are left alone, so every other count stays exact.
+    """
+    rng = np.random.default_rng([spec.seed, 7_301, shard])
+    n = len(d["order"])
+    broken = candidates & (d["prefix"] == 0) & (rng.random(n) < 0.001)
+    kind = rng.integers(0, 2, n)
+    bad_date, bad_qty = broken & (kind == 0), broken & (kind == 1)
+    dates = pc.if_else(pa.array(bad_date), pa.scalar("13/45/2010 25:61"), table["InvoiceDate"])
+    quantity = pc.if_else(pa.array(bad_qty), pa.scalar("two"), table["Quantity"].cast(pa.string()))
+    table = table.set_column(table.schema.get_field_index("InvoiceDate"), "InvoiceDate", dates)
+    table = table.set_column(table.schema.get_field_index("Quantity"), "Quantity", quantity)
+    key = d["order"] * 3 + d["prefix"]
+    rows_per = np.unique(key, return_counts=True)
+    broken_per = np.unique(key[broken], return_counts=True)
+    total = dict(zip(rows_per[0].tolist(), rows_per[1].tolist(), strict=True))
+    lost = sum(1 for k, c in zip(*broken_per, strict=True) if total[int(k)] == int(c))
+    counts: Counter[str] = Counter(
+        unparseable_date_rows=int(bad_date.sum()),
+        non_numeric_quantity_rows=int(bad_qty.sum()),
+        invoices_with_only_broken_rows=lost,
+    )
     return table, counts
 
 
