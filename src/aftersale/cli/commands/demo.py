@@ -44,7 +44,8 @@ def demo(
             f"{export.notes['guest_orders']:,} guest orders, "
             f"{sum(v for k, v in export.notes.items() if k.startswith('non_product_lines')):,} "
             "non-product lines, "
-            f"{export.rows_quarantined:,} quarantined."
+            f"{export.rows_quarantined:,} quarantined (see them with `aftersale --config "
+            f"{result.directory}/invoice-export/aftersale.toml quarantine`)."
         )
     reload = result.reload
     if reload is not None:
