@@ -57,4 +57,5 @@ def test_run_pair_runs_both_sides_and_returns_ratios(tmp_path: Path) -> None:
 
 def test_run_isolated_measures_a_call_in_a_fresh_interpreter() -> None:
     sample = run_isolated("json:dumps", {"obj": [1, 2, 3]}, warmup={"obj": []}, timeout=120)
-    assert sample.seconds >= 0 and sample.peak >= 0
+    measured = (sample.seconds, sample.peak)
+    assert min(measured) >= 0  # the harness reports values; nothing here bounds a time
