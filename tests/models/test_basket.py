@@ -263,4 +263,3 @@ def test_recommend_excludes_owned_and_purchased_items(shop: BasketRules) -> None
         shop.recommend(owned, purchased, top_k=0)
     with pytest.raises(SchemaError, match="'owned'"):
         shop.recommend(owned.rename(columns={"item": "sku"}), purchased)
-

@@ -92,7 +92,7 @@ def test_one_purchase_customer_gets_the_category_typical_interval(category: pd.D
     assert out["interval_lower_days"] < typical < out["interval_upper_days"]
     due = pd.Timestamp(out["last_purchase_at"]) + pd.Timedelta(days=typical)
     gap = abs(pd.Timestamp(out["next_need_at"]) - due)
-    assert gap < pd.Timedelta(seconds=1)
+    assert gap < pd.Timedelta(1, unit="s")
 
 
 def test_regular_customer_follows_own_rhythm_and_shrinkage_fades(category: pd.DataFrame) -> None:
