@@ -9,28 +9,12 @@ from typing import Any
 
 __all__ = [
     "EVENT_ALIASES",
-    "ORDER_EVENTS",
     "SEGMENT_CALL_TYPES",
     "derive_message_id",
     "normalise_event_name",
 ]
 
 SEGMENT_CALL_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
-
-# Events whose ``properties.order_id`` ties them to an order in the orders table.
-ORDER_EVENTS = frozenset(
-    {
-        "Order Completed",
-        "Order Updated",
-        "Order Refunded",
-        "Order Cancelled",
-        "Checkout Started",
-        "Checkout Step Viewed",
-        "Checkout Step Completed",
-        "Payment Info Entered",
-        "Refund Requested",
-    }
-)
 
 # E-commerce v1 names, Klaviyo-style action-first names and snake_case forms -> v2 names.
 EVENT_ALIASES: Mapping[str, str] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import polars as pl
 
@@ -178,6 +177,14 @@ def _retry_timestamps(
     ).sort(ROW)
 
 
+def _unparsed(name: str, value: pl.Expr, reason: str, detail: pl.Expr | None = None) -> pl.Expr:
+    """The error of a value that was given but could not be read as the field's type."""
+    col = pl.col(name)
+    return pl.when(col.is_not_null() & value.is_null()).then(
+        err(name, reason, col if detail is None else detail)
+    )
+
+
 def _alt_missing(frame: pl.DataFrame, f: Field) -> pl.Expr:
     """A required money field may come as ``x`` or ``x_minor``: missing only if both are."""
     if f.parser == "money" and f"{f.name}_minor" in frame.columns:
@@ -239,13 +246,6 @@ def _parse(
     frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
 ) -> tuple[pl.Expr, pl.Expr | None, dict[str, pl.Expr]]:
     """Return the value, the error (a reason struct or null) and counters (aggregates)."""
-    value, error, *rest = _parse_one(frame, f, options, notes)
-    return value, error, (rest[0] if rest else {})
-
-
-def _parse_one(
-    frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
-) -> tuple[Any, ...]:
     col = pl.col(f.name)
     parser = f.parser
     if parser in ("id", "text"):
@@ -271,23 +271,17 @@ def _parse_one(
         if any_row(frame, col.is_not_null() & value.is_null()):  # separators, "3.0" …
             cleaned = col.str.replace_all(r"[,_\s']", "").str.replace(r"^([+-]?\d+)\.0*$", "$1")
             value = cleaned.cast(pl.Int64, strict=False)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(
-            err(f.name, "not_an_integer", col)
-        )
+        return value, _unparsed(f.name, value, "not_an_integer"), {}
     if parser == "float":
         pct = col.str.ends_with("%")
         number = (
             col.str.replace_all(r"[%\s]", "").str.replace(",", ".").cast(pl.Float64, strict=False)
         )
         value = pl.when(pct).then(number / 100).otherwise(number)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(
-            err(f.name, "not_a_number", col)
-        )
+        return value, _unparsed(f.name, value, "not_a_number"), {}
     if parser == "money_minor":
         value = col.str.replace_all(r"[,_\s']", "").cast(pl.Int64, strict=False)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(
-            err(f.name, "not_an_integer", col)
-        )
+        return value, _unparsed(f.name, value, "not_an_integer"), {}
     if parser == "money":
         return parse_money(frame, f, options, notes)
     if parser == "timestamp":
@@ -301,7 +295,7 @@ def _parse_one(
             {"cleared:invalid_email": (col.is_not_null() & ~ok).sum()},
         )
     if parser == "phone":
-        return parse_phone(frame, f, options, notes), None
+        return parse_phone(frame, f, options, notes), None, {}
     if parser == "time_zone":
         zones = {z: z for z in frame[f.name].drop_nulls().unique().to_list() if is_zone(z)}
         value = col.replace_strict(zones, default=None, return_dtype=pl.String)
@@ -318,25 +312,22 @@ def _parse_one(
             .when(lowered.is_in(["false", "no", "n", "0", "f"]))
             .then(False)
         )
-        return value, pl.when(col.is_not_null() & value.is_null()).then(
-            err(f.name, "not_a_boolean", col)
-        )
+        return value, _unparsed(f.name, value, "not_a_boolean"), {}
     if parser == "json":
         bad_values = [v for v in frame[f.name].drop_nulls().unique().to_list() if not is_json(v)]
         too_long = col.str.len_chars() > options.max_field_chars
-        return col, pl.when(too_long).then(
-            err(f.name, "enormous_field", pl.format("{} characters", col.str.len_chars()))
-        ).when(col.is_in(bad_values)).then(err(f.name, "malformed_json", col))
+        error = (
+            pl.when(too_long)
+            .then(err(f.name, "enormous_field", pl.format("{} characters", col.str.len_chars())))
+            .when(col.is_in(bad_values))
+            .then(err(f.name, "malformed_json", col))
+        )
+        return col, error, {}
     if parser == "enum":
         folded = col.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
         synonyms = ENUM_SYNONYMS.get(f.name, {})
         mapped = folded.replace(synonyms) if synonyms else folded
         value = pl.when(mapped.is_in(list(f.choices))).then(mapped)
-        return value, pl.when(col.is_not_null() & value.is_null()).then(
-            err(
-                f.name,
-                "invalid_value",
-                pl.format("{}; expected one of {}", col, pl.lit(", ".join(f.choices))),
-            )
-        )
+        expected = pl.format("{}; expected one of {}", col, pl.lit(", ".join(f.choices)))
+        return value, _unparsed(f.name, value, "invalid_value", expected), {}
     raise AssertionError(f"unhandled parser {parser}")  # pragma: no cover

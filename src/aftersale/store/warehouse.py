@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -48,13 +47,6 @@ class MergeCounts:
     updated: int = 0
     unchanged: int = 0
 
-    def __add__(self, other: MergeCounts) -> MergeCounts:
-        return MergeCounts(
-            self.inserted + other.inserted,
-            self.updated + other.updated,
-            self.unchanged + other.unchanged,
-        )
-
 
 def ibis_schema(spec: Table) -> ibis.Schema:
     """Return the Ibis schema of a canonical table (JSON is kept as text for portability)."""
@@ -69,11 +61,6 @@ class Warehouse:
         self._con: Any = None
         self._staged: set[str] = set()
         self._parts: dict[tuple[str, str], list[Path]] = {}
-
-    @classmethod
-    def at(cls, path: Path | str, memory_limit: str = "2GB") -> Warehouse:
-        """Open (lazily) the warehouse file at ``path`` with default settings."""
-        return cls(WarehouseSettings(path=Path(path), memory_limit=memory_limit))
 
     @property
     def location(self) -> str:
@@ -286,12 +273,6 @@ class Warehouse:
             return MergeCounts(new_n, 0, same_n + changed_n)
         return MergeCounts(new_n, changed_n, same_n)
 
-    def append(self, name: str, rows: Iterable[dict[str, Any]] | pl.DataFrame) -> None:
-        """Append rows to a canonical table without merging (callers guarantee new keys)."""
-        frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(list(rows))
-        if frame.height:
-            self.con.insert(name, _align(frame.to_arrow(), self.con.get_schema(name)))
-
 
 def _project(expr: ir.Table, spec: Table) -> ir.Table:
     """Select the canonical columns in order, typed; missing ones become typed nulls."""
@@ -301,15 +282,3 @@ def _project(expr: ir.Table, spec: Table) -> ir.Table:
         dtype = _TYPES[col.type]
         cols[col.name] = expr[col.name].cast(dtype) if col.name in have else ibis.null(dtype)
     return expr.select(**cols)
-
-
-def _align(arrow: pa.Table, schema: ibis.Schema) -> pa.Table:
-    """Order and cast an Arrow table to a stored schema (missing columns become nulls)."""
-    target = schema.to_pyarrow()
-    columns = []
-    for f in target:
-        if f.name in arrow.column_names:
-            columns.append(arrow[f.name].cast(f.type))
-        else:
-            columns.append(pa.nulls(arrow.num_rows, type=f.type))
-    return pa.Table.from_arrays(columns, schema=target)
