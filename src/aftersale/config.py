@@ -21,6 +21,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "CONFIG_FILE_NAME",
     "IngestSettings",
+    "SegmentationSettings",
     "Settings",
     "StateSettings",
     "WarehouseSettings",
@@ -87,6 +88,17 @@ class IngestSettings(BaseModel):
         return value
 
 
+class SegmentationSettings(BaseModel):
+    """Where the project's own segmentation rules live (events, thresholds, weights, lexicons)."""
+
+    model_config = _Strict
+
+    file: Path | None = Field(
+        default=None,
+        description="TOML file whose values override the packaged segmentation defaults.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one aftersale project."""
 
@@ -100,6 +112,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     state: StateSettings = StateSettings()
     ingest: IngestSettings = IngestSettings()
+    segmentation: SegmentationSettings = SegmentationSettings()
     config_path: Path | None = Field(default=None, exclude=True)
 
     @classmethod
@@ -168,4 +181,14 @@ def _resolve_paths(settings: Settings, base: Path, path: Path | None) -> Setting
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         state = state.model_copy(update={"url": SecretStr(prefix + str(base / url[len(prefix) :]))})
-    return settings.model_copy(update={"warehouse": warehouse, "state": state, "config_path": path})
+    segmentation = settings.segmentation
+    if segmentation.file is not None and not segmentation.file.is_absolute():
+        segmentation = segmentation.model_copy(update={"file": base / segmentation.file})
+    return settings.model_copy(
+        update={
+            "warehouse": warehouse,
+            "state": state,
+            "segmentation": segmentation,
+            "config_path": path,
+        }
+    )

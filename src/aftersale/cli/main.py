@@ -77,9 +77,18 @@ def main(
 
 
 def _register() -> None:
-    from aftersale.cli.commands import demo, ingest, init, models, quarantine, simulate, status
+    from aftersale.cli.commands import (
+        demo,
+        ingest,
+        init,
+        models,
+        quarantine,
+        segment,
+        simulate,
+        status,
+    )
 
-    for module in (init, simulate, ingest, status, quarantine, demo, models):
+    for module in (init, simulate, ingest, status, quarantine, demo, models, segment):
         module.register(app)
 
 

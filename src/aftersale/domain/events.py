@@ -8,11 +8,19 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ENGINE_SOURCE",
     "EVENT_ALIASES",
+    "HEALTH_CHANGED",
     "SEGMENT_CALL_TYPES",
     "derive_message_id",
     "normalise_event_name",
 ]
+
+ENGINE_SOURCE = "aftersale"
+"""``source`` of the events aftersale itself writes (never counted as customer behaviour)."""
+
+HEALTH_CHANGED = "Health Grade Changed"
+"""Event written when a customer's health grade changes between two snapshots."""
 
 SEGMENT_CALL_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 
