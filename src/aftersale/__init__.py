@@ -36,15 +36,25 @@ _EXPORTS: dict[str, str] = {
     "StorageError": "aftersale.errors",
     "SystemClock": "aftersale.clock",
     "Warehouse": "aftersale.store.warehouse",
+    "Explanation": "aftersale.segments",
+    "FeatureRegistry": "aftersale.features.registry",
+    "Profile": "aftersale.services.segments",
+    "SegmentationConfig": "aftersale.segments",
+    "SnapshotResult": "aftersale.services.segments",
+    "explain": "aftersale.services.segments",
     "export_csv": "aftersale.services.quarantine",
     "ingest": "aftersale.services.ingest",
     "init_project": "aftersale.services.project",
     "load_mapping": "aftersale.ingestion.mapping",
+    "load_segmentation": "aftersale.segments",
     "load_settings": "aftersale.config",
+    "profile": "aftersale.services.segments",
     "project_status": "aftersale.services.project",
     "quarantined_rows": "aftersale.services.quarantine",
     "run_demo": "aftersale.services.demo",
     "simulate_store": "aftersale.simulator",
+    "snapshot": "aftersale.services.segments",
+    "standard_registry": "aftersale.features.definitions",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -76,12 +86,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
         SourceReadError,
         StorageError,
     )
+    from aftersale.features.definitions import standard_registry
+    from aftersale.features.registry import FeatureRegistry
     from aftersale.ingestion.mapping import Mapping, MappingOptions, load_mapping
     from aftersale.ingestion.report import LoadReport
+    from aftersale.segments import Explanation, SegmentationConfig, load_segmentation
     from aftersale.services.demo import run_demo
     from aftersale.services.ingest import ingest
     from aftersale.services.project import init_project, project_status
     from aftersale.services.quarantine import export_csv, quarantined_rows
+    from aftersale.services.segments import Profile, SnapshotResult, explain, profile, snapshot
     from aftersale.simulator import SimulationResult, SimulationSpec, simulate_store
     from aftersale.store.state import StateStore
     from aftersale.store.warehouse import Warehouse

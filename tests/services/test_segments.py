@@ -19,7 +19,7 @@ from aftersale.config import Settings
 from aftersale.domain.events import HEALTH_CHANGED
 from aftersale.errors import InvalidInputError, StorageError
 from aftersale.services.ingest import ingest
-from aftersale.services.segments import explain_customer, profile, snapshot
+from aftersale.services.segments import explain, profile, snapshot
 from aftersale.simulator import SimulationSpec, simulate_store
 from aftersale.store.snapshots import FEATURES, SEGMENTS, SnapshotStore
 from aftersale.store.warehouse import Warehouse
@@ -181,7 +181,7 @@ def test_profile_explains_every_value(store: Store) -> None:
         assert data["reasons"][key], key
         assert all(isinstance(r, str) and r and "{" not in r for r in data["reasons"][key])
     assert json.dumps(data, default=str)
-    assert explain_customer(customer, END, store.settings).reasons == result.explanation.reasons
+    assert explain(customer, END, store.settings).reasons == result.explanation.reasons
 
 
 def test_profile_errors_name_what_is_missing(store: Store, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ from aftersale.errors import InvalidInputError, StorageError
 from aftersale.features.definitions import standard_registry
 from aftersale.features.sources import FeatureContext, Sources, distinct_texts
 from aftersale.features.table import Previous, feature_tables
-from aftersale.segments.assign import Explanation, explain, segment_table
+from aftersale.segments.assign import Explanation, segment_table
+from aftersale.segments.assign import explain as explain_values
 from aftersale.segments.config import SegmentationConfig, load_segmentation
 from aftersale.segments.text import LexiconClassifier, TextClassifier
 from aftersale.store.snapshots import (
@@ -39,7 +40,7 @@ from aftersale.store.snapshots import (
 )
 from aftersale.store.warehouse import Warehouse
 
-__all__ = ["Profile", "SnapshotResult", "explain_customer", "profile", "snapshot"]
+__all__ = ["Profile", "SnapshotResult", "default_as_of", "explain", "profile", "snapshot"]
 
 Progress = Callable[[str, int, int], None]
 SUMMARY_COLUMNS = ("lifecycle", "rfm_cell", "value_tier", "persona", "slice", "health_grade")
@@ -341,11 +342,11 @@ def profile(
             features,
             segments,
             categories,
-            explain(features, segments, cfg),
+            explain_values(features, segments, cfg),
         )
 
 
-def explain_customer(
+def explain(
     customer_id: str, as_of: datetime | None = None, settings: Settings | None = None
 ) -> Explanation:
     """Every value assigned to one customer with the reasons that produced it."""
