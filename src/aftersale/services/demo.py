@@ -1,4 +1,4 @@
-"""The main job at this stage: simulate a store, create a project, load every file, re-load one.
+"""The main job: simulate a store, create a project, load every file, re-load one, segment it.
 
 Used by ``aftersale demo`` (and ``make demo``). The re-load at the end shows that loading the
 same data twice changes nothing.
@@ -15,6 +15,7 @@ from aftersale.config import load_settings
 from aftersale.ingestion.report import LoadReport
 from aftersale.services.ingest import ingest
 from aftersale.services.project import init_project
+from aftersale.services.segments import SnapshotResult, snapshot
 from aftersale.simulator import SimulationResult, SimulationSpec, simulate_store
 from aftersale.store.warehouse import Warehouse
 
@@ -41,6 +42,7 @@ class DemoResult:
     reload: LoadReport | None = None
     stored: dict[str, int] = field(default_factory=dict)
     invoice_export: LoadReport | None = None
+    segments: SnapshotResult | None = None
 
 
 def run_demo(
@@ -76,6 +78,7 @@ def run_demo(
         on_report(result.reload)
     with Warehouse(settings.warehouse) as warehouse:
         result.stored = warehouse.counts()
+    result.segments = snapshot(settings, clock=clock, progress=progress)
     # The same store's invoice-style export, with the mess real exports have, in a project of
     # its own: cancellations, guests, postage and fee lines, duplicates, stray whitespace.
     export = init_project(root / "invoice-export")

@@ -23,6 +23,7 @@ def demo(
     from aftersale.cli.progress import progress_bar
     from aftersale.cli.render import load_report_table, stored_table
     from aftersale.ingestion.report import LoadReport
+    from aftersale.cli.commands.segment import print_summary
     from aftersale.services.demo import run_demo
 
     console = ctx.obj.console
@@ -47,6 +48,8 @@ def demo(
             f"{export.rows_quarantined:,} quarantined (see them with `aftersale --config "
             f"{result.directory}/invoice-export/aftersale.toml quarantine`)."
         )
+    if result.segments is not None:
+        print_summary(console, result.segments.to_dict())
     reload = result.reload
     if reload is not None:
         changed = reload.rows_loaded + reload.rows_merged
@@ -55,7 +58,8 @@ def demo(
         )
     console.print(
         f"Project in {result.directory}; "
-        f"try `aftersale --config {result.directory}/aftersale.toml status`."
+        f"try `aftersale --config {result.directory}/aftersale.toml status` or "
+        f"`aftersale --config {result.directory}/aftersale.toml profile C0000001`."
     )
 
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from aftersale.cli.commands.models import AsJson, AsOf, _parse_as_of
+from aftersale.cli.commands.models import AsJson, AsOf
+from aftersale.cli.commands.models import _parse_as_of as _parse
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    """``--as-of`` as an aware time (UTC when the text has no offset)."""
+    moment = _parse(value)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
 
 __all__ = ["register"]
 
@@ -32,10 +43,10 @@ def segment(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    _print_summary(ctx.obj.console, result.to_dict())
+    print_summary(ctx.obj.console, result.to_dict())
 
 
-def _print_summary(console: Any, data: dict[str, Any]) -> None:
+def print_summary(console: Any, data: dict[str, Any]) -> None:
     from rich.table import Table
 
     console.print(
