@@ -20,10 +20,10 @@ def demo(
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 7,
 ) -> None:
     """Simulate a store, load it into DuckDB + SQLite, print each load report and what is stored."""
+    from aftersale.cli.commands.segment import print_summary
     from aftersale.cli.progress import progress_bar
     from aftersale.cli.render import load_report_table, stored_table
     from aftersale.ingestion.report import LoadReport
-    from aftersale.cli.commands.segment import print_summary
     from aftersale.services.demo import run_demo
 
     console = ctx.obj.console
