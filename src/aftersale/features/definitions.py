@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 from aftersale.domain.slices import SLICES
 from aftersale.features.config import SignalEvents
 from aftersale.features.registry import Feature, FeatureRegistry
-from aftersale.features.sources import FeatureContext, json_number, matches
+from aftersale.features.sources import FeatureContext, json_number, matches, seconds
 
 __all__ = ["EVIDENCE_KINDS", "STANDARD_FEATURES", "evidence_column", "standard_registry"]
 
@@ -45,11 +45,11 @@ def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
 
 
 def _days_since(ctx: FeatureContext, at: ir.TimestampValue) -> ir.FloatingValue:
-    return ctx.days_since(at.epoch_seconds().cast("float64"))
+    return ctx.days_since(seconds(at))
 
 
 def _hours_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
-    hours = (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / _HOUR
+    hours = (seconds(end) - seconds(start)) / _HOUR
     return ibis.ifelse(hours < 0, 0.0, hours)  # null stays null: no event, no duration
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "json_text",
     "matches",
     "prepare_views",
+    "seconds",
 ]
 
 PURCHASE_STATUSES = ("completed", "pending", "refunded", "partially_refunded", "returned")
@@ -67,8 +68,8 @@ class FeatureContext:
 
     @property
     def as_of_seconds(self) -> float:
-        """``as_of`` as Unix seconds (every feature measures time this way, on any backend)."""
-        return ensure_utc(self.as_of).timestamp()
+        """``as_of`` as whole Unix seconds (every feature measures time this way)."""
+        return float(int(ensure_utc(self.as_of).timestamp()))
 
     def cutoff(self) -> ir.Value:
         """``as_of`` as an Ibis UTC timestamp literal."""
@@ -92,6 +93,11 @@ class Views:
     lines: ir.Table
     events: ir.Table
     texts: ir.Table
+
+
+def seconds(moment: ir.TimestampValue) -> ir.FloatingValue:
+    """Whole Unix seconds of a timestamp: engines differ on sub-second parts, so drop them."""
+    return moment.epoch_seconds().floor().cast("float64")
 
 
 def json_text(properties: ir.StringValue, name: str) -> ir.StringValue:
@@ -142,7 +148,7 @@ def _purchases(sources: Sources, ctx: FeatureContext) -> ir.Table:
         "offer_tier",
         "sales_channel",
         at=kept.ordered_at,
-        t=kept.ordered_at.epoch_seconds().cast("float64"),
+        t=seconds(kept.ordered_at),
         refund_minor=refund,
         discounted=(kept.discount_minor.fill_null(0) > 0) | (code != ""),
         coupon=code != "",
@@ -185,7 +191,7 @@ def _events(sources: Sources, ctx: FeatureContext) -> ir.Table:
         "event",
         properties=kept.properties.fill_null("{}"),
         at=kept.occurred_at,
-        t=kept.occurred_at.epoch_seconds().cast("float64"),
+        t=seconds(kept.occurred_at),
     )
 
 
