@@ -24,7 +24,6 @@ from aftersale.segments.config import load_segmentation
 from aftersale.services.ingest import ingest
 from aftersale.services.segments import snapshot
 from aftersale.simulator import SimulationSpec, simulate_store
-from aftersale.store.warehouse import Warehouse
 from tests.factories import make_settings
 
 pytestmark = pytest.mark.slow

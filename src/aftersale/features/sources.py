@@ -4,7 +4,7 @@ Each view keeps only what was known strictly before ``as_of``. Orders are mutabl
 (refunds and cancellations arrive later and overwrite the row), so an order's later state is
 ignored when its ``updated_at`` / ``cancelled_at`` is not before ``as_of``: a refund recorded
 after ``as_of`` did not exist then, and an order cancelled after ``as_of`` was still a purchase.
-Plain Ibis only, so the same code runs on DuckDB and on Spark.
+Plain Ibis only, so the same code runs on every backend (see tests/features/test_portability.py).
 """
 
 from __future__ import annotations
