@@ -108,3 +108,11 @@ def test_registry_documents_every_feature() -> None:
         "days_of_silence",
     ):  # fmt: skip
         assert name in registry, name
+
+
+def test_features_doc_is_generated_from_the_registry() -> None:
+    from scripts.features_doc import DOC, render
+
+    assert DOC.read_text(encoding="utf-8") == render(), (
+        "docs/FEATURES.md is stale; run: uv run python scripts/features_doc.py"
+    )
