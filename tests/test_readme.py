@@ -35,3 +35,7 @@ def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert os.listdir(tmp_path / "invoices")
     assert len(namespace["rules"].rules_) > 0  # type: ignore[attr-defined]
     assert float(namespace["clv"].min()) >= 0  # type: ignore[attr-defined]
+    result = namespace["result"]
+    assert result.customers > 1000  # type: ignore[attr-defined]
+    assert sum(result.sizes["health_grade"].values()) == result.customers  # type: ignore[attr-defined]
+    assert namespace["buyer"].explanation.reasons["health_grade"]  # type: ignore[attr-defined]
