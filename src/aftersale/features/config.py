@@ -58,6 +58,34 @@ class SignalEvents(BaseModel):
         default_factory=lambda: [EventMatch(event="Key Action Performed")],
         description="The repeated action that shows the product is in use.",
     )
+    counts: dict[str, EventMatch] = Field(
+        default_factory=lambda: {
+            "call_requests": EventMatch(event="Call Requested"),
+            "quick_path_chosen": EventMatch(
+                event="Onboarding Path Chosen", where={"path": "quick"}
+            ),
+            "results_cta_clicks": EventMatch(event="CTA Clicked", where={"cta": "see_results"}),
+            "upgrade_cta_clicks": EventMatch(event="CTA Clicked", where={"cta": "upgrade"}),
+        },
+        description="Extra per-customer event counts, each a feature named by its key "
+        "(calls to action used, onboarding paths chosen...).",
+    )
+    help_paths: list[str] = Field(
+        default_factory=lambda: ["/help", "/faq", "/support"],
+        description="Page calls whose path or URL contains one of these are help-page views.",
+    )
     recent_days: int = Field(default=30, ge=1, le=365, description="Short recent window.")
     long_days: int = Field(default=90, ge=1, le=730, description="Long recent window.")
     usage_days: int = Field(default=7, ge=1, le=365, description="Window for 'still using it'.")
+
+    @field_validator("counts")
+    @classmethod
+    def _names(cls, value: dict[str, EventMatch]) -> dict[str, EventMatch]:
+        return _check_count_names(value)
+
+
+def _check_count_names(counts: dict[str, EventMatch]) -> dict[str, EventMatch]:
+    for name in counts:
+        if not name.isidentifier() or name != name.lower():
+            raise ValueError(f"count name {name!r} must be a lower-case identifier")
+    return counts

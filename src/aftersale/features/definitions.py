@@ -12,9 +12,15 @@ import ibis
 import ibis.expr.types as ir
 
 from aftersale.domain.slices import SLICES
-from aftersale.features.config import SignalEvents
+from aftersale.features.config import EventMatch, SignalEvents
 from aftersale.features.registry import Feature, FeatureRegistry
-from aftersale.features.sources import FeatureContext, json_number, matches, seconds
+from aftersale.features.sources import (
+    FeatureContext,
+    help_page,
+    json_number,
+    matches,
+    seconds,
+)
 
 __all__ = ["EVIDENCE_KINDS", "STANDARD_FEATURES", "evidence_column", "standard_registry"]
 
@@ -110,6 +116,26 @@ def _line_features() -> list[Feature]:
         Feature("full_price_lines", "int64", "lines", _ALL,
                 "Product lines bought without any discount.", "lines",
                 lambda t, c: _count(t.full_price), 0),
+    ]  # fmt: skip
+
+
+def _configured_counts(signals: SignalEvents) -> list[Feature]:
+    """One count per ``[signals.counts]`` entry, plus help-page views (``help_paths``)."""
+
+    def count(rule: EventMatch) -> Where:
+        return lambda t, c: matches(t, [rule])
+
+    recent = signals.recent_days
+    return [
+        *[
+            Feature(name, "int64", "events", _ALL, f"{rule.describe()} events.", "events",
+                    (lambda w: lambda t, c: _count(w(t, c)))(count(rule)), 0)
+            for name, rule in signals.counts.items()
+        ],
+        Feature("help_page_views_recent", "int64", "views", f"last {recent} days",
+                "Help / FAQ page views lately (signals.help_paths).", "events",
+                lambda t, c: _count(help_page(t, c.signals.help_paths)
+                                    & _recent(c, t.t, c.signals.recent_days)), 0),
     ]  # fmt: skip
 
 
@@ -323,6 +349,7 @@ def standard_registry(signals: SignalEvents | None = None) -> FeatureRegistry:
             *_gap_features(),
             *_line_features(),
             *_event_features(recent, long, usage),
+            *_configured_counts(signals),
             *_text_features(recent),
             *_derived_features(),
         ]

@@ -9,6 +9,7 @@ Plain Ibis only, so the same code runs on every backend (see tests/features/test
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ __all__ = [
     "Sources",
     "Views",
     "distinct_texts",
+    "help_page",
     "json_number",
     "json_text",
     "matches",
@@ -113,11 +115,20 @@ def json_number(properties: ir.StringValue, name: str) -> ir.FloatingValue:
     return properties.re_extract(pattern, 1).nullif("").cast("float64")
 
 
+def help_page(events: ir.Table, paths: list[str]) -> ir.BooleanValue:
+    """True for page calls whose path or URL contains one of ``paths``."""
+    if not paths:
+        return ibis.literal(False)
+    alternatives = "|".join(re.escape(p.lower()) for p in paths)
+    pattern = rf'"(?:path|url)"\s*:\s*"[^"]*(?:{alternatives})'
+    return (events.type == "page") & events.properties.lower().re_search(pattern)
+
+
 def matches(events: ir.Table, rules: list[EventMatch]) -> ir.BooleanValue:
-    """True for events matching any of ``rules``."""
+    """True for track events matching any of ``rules``."""
     terms: list[ir.BooleanValue] = []
     for rule in rules:
-        term = events.event == rule.event
+        term = (events.type == "track") & (events.event == rule.event)
         for name, value in rule.where.items():
             term &= json_text(events.properties, name) == value
         terms.append(term)
@@ -182,12 +193,13 @@ def _events(sources: Sources, ctx: FeatureContext) -> ir.Table:
     e = sources.events
     kept = e.filter(
         e.customer_id.notnull(),
-        e.type == "track",
+        e.type.isin(("track", "page")),
         e.occurred_at < ctx.cutoff(),
         e.source != ENGINE_SOURCE,
     )
     return kept.select(
         "customer_id",
+        "type",
         "event",
         properties=kept.properties.fill_null("{}"),
         at=kept.occurred_at,

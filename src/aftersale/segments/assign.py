@@ -8,21 +8,24 @@ their explanation reads the assigned score instead of recomputing it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from aftersale.domain.slices import SLICE_LABELS
+from aftersale.errors import ConfigError
 from aftersale.segments.config import SegmentationConfig
 from aftersale.segments.lifecycle import lifecycle_rules
 from aftersale.segments.rfm import cell_rules, score
 from aftersale.segments.rules import Signal, format_reason, matched, points
-from aftersale.segments.slices import explain_slice, slice_columns
+from aftersale.segments.slices import explain_slice, slice_columns, slice_evidence
 
-__all__ = ["SEGMENT_COLUMNS", "Explanation", "explain", "segment_table"]
+__all__ = ["SEGMENT_COLUMNS", "Explanation", "check_features", "explain", "segment_table"]
 
 SEGMENT_COLUMNS = (
     "customer_id",
@@ -42,6 +45,41 @@ SEGMENT_COLUMNS = (
     "health_grade",
     "health_score",
 )
+
+
+def check_features(cfg: SegmentationConfig, known: Iterable[str]) -> None:
+    """Raise a ConfigError naming the rule and suggesting a name for any unknown feature."""
+    names = set(known) | set(SEGMENT_COLUMNS)
+    used: list[tuple[str, set[str]]] = [("value.basis", {cfg.value.basis})]
+    for group, signals in (
+        ("persona.price_sensitive", cfg.persona.price_sensitive),
+        ("persona.premium", cfg.persona.premium),
+        ("health.red", cfg.health.red),
+        ("health.yellow", cfg.health.yellow),
+        ("health.green", cfg.health.green),
+    ):
+        used += [(f"{group}.{s.name}", s.features()) for s in signals]
+    for e in slice_evidence(cfg):
+        refs = {c.feature for c in e.when} | set(_template_fields(e.reason))
+        if e.count_feature:
+            refs.add(e.count_feature)
+        used.append((f"slices.{e.name}", refs))
+    problems = []
+    for where, features in used:
+        for feature in sorted(features - names):
+            close = get_close_matches(feature, sorted(names), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{where}: unknown feature {feature!r}{hint}")
+    if problems:
+        raise ConfigError(
+            f"segmentation rules ({cfg.source}) use unknown features: " + "; ".join(problems),
+            key=problems[0].split(":", 1)[0],
+        )
+
+
+def _template_fields(template: str) -> list[str]:
+    """Field names used in a reason template."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
 def _first_match(table: ir.Table, rules: list[tuple[str, Signal]], default: str) -> ir.StringValue:

@@ -22,6 +22,7 @@ from aftersale.segments.rules import Signal
 
 __all__ = [
     "AffinityConfig",
+    "FeatureEvidence",
     "HealthConfig",
     "LifecycleConfig",
     "PersonaConfig",
@@ -110,6 +111,24 @@ class TierWeight(BaseModel):
         return self
 
 
+class FeatureEvidence(BaseModel):
+    """A count feature that points to a slice: ``weight`` × min(count, ``cap``)."""
+
+    model_config = _Strict
+
+    feature: str = Field(min_length=1)
+    slice: str
+    weight: float = Field(ge=0)
+    cap: int = Field(default=1, ge=1)
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> FeatureEvidence:
+        if self.slice not in SLICES:
+            raise ValueError(f"unknown slice {self.slice!r}; use one of {', '.join(SLICES)}")
+        return self
+
+
 class SliceConfig(BaseModel):
     """Weights of each kind of evidence for the buyer slice, and the confidence floor."""
 
@@ -123,6 +142,7 @@ class SliceConfig(BaseModel):
     premium_price_weight: float = Field(ge=0)
     tier_weights: dict[str, TierWeight]
     kind_weights: dict[str, float]
+    feature_evidence: list[FeatureEvidence] = Field(default_factory=list)
 
 
 class Lexicons(BaseModel):

@@ -99,6 +99,12 @@ def slice_evidence(cfg: SegmentationConfig) -> list[Evidence]:
                     cap=sc.hit_cap,
                 )
             )
+    for fe in sc.feature_evidence:
+        evidence.append(
+            Evidence(
+                fe.slice, fe.feature, fe.weight, fe.reason, count_feature=fe.feature, cap=fe.cap
+            )
+        )
     evidence.append(
         Evidence(
             "budget_starter",

@@ -26,7 +26,7 @@ from aftersale.errors import InvalidInputError, StorageError
 from aftersale.features.definitions import standard_registry
 from aftersale.features.sources import FeatureContext, Sources, distinct_texts
 from aftersale.features.table import Previous, feature_tables
-from aftersale.segments.assign import Explanation, segment_table
+from aftersale.segments.assign import Explanation, check_features, segment_table
 from aftersale.segments.assign import explain as explain_values
 from aftersale.segments.config import SegmentationConfig, load_segmentation
 from aftersale.segments.text import LexiconClassifier, TextClassifier
@@ -221,6 +221,7 @@ def snapshot(
         step("segmenting", 1, 4)
         ctx = FeatureContext(moment, cfg.signals)
         registry = standard_registry(cfg.signals)
+        check_features(cfg, registry.names())
         tables = feature_tables(
             sources,
             ctx,
