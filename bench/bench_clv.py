@@ -14,14 +14,25 @@ Baseline: lifetimes ``BetaGeoFitter`` + ``GammaGammaFitter`` doing the same
 
 Targets (from the models issue): candidate rows/s >= 10x lifetimes', parameters equal to 1e-3
 relative, scoring memory linear in customers (peak of the candidate's scoring step at N/4, N/2
-and N, with the least-squares slope). pymc-marketing is not compared (too heavy to install).
+and N, with the least-squares slope).
+
+pymc-marketing (optional, non-default uv group ``bench-pymc``): when ``pymc_marketing`` is
+importable, the candidate's fit alone (BG/NBD + Gamma-Gamma, no scoring) is also run side by
+side with pymc-marketing's maximum-a-posteriori fit (``fit(method="map")``, i.e.
+``pymc.find_MAP``) of its ``BetaGeoModel`` and ``GammaGammaModel`` on the same customers
+(``--pymc-customers``, default all). Every parameter gets a ``HalfFlat`` prior (pymc-marketing's
+Gamma-Gamma default; the BG/NBD default priors are replaced), so the MAP is the maximum
+likelihood estimate and the parameters are comparable with ours. Each pymc-marketing run
+builds and compiles its model, as a user's ``fit`` does; imports are excluded.
 
     uv run python bench/bench_clv.py --customers 1000000 --repeats 2
+    uv run --group bench-pymc python bench/bench_clv.py --customers 1000000 --repeats 2
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
 import warnings
@@ -51,9 +62,13 @@ from bench.harness import (
 
 __all__ = [
     "baseline_once",
+    "candidate_fit_once",
     "candidate_once",
     "compare",
+    "compare_pymc",
     "main",
+    "pymc_available",
+    "pymc_once",
     "score_candidate",
     "scoring_memory",
     "simulate_rfm",
@@ -136,6 +151,141 @@ def candidate_once(rfm: pd.DataFrame) -> dict[str, Any]:
     out["gg_params"] = {k: float(gg.params_[k]) for k in GAMMA_GAMMA}
     out["model_used"] = (bg.model_used_, gg.model_used_)
     return out
+
+
+def candidate_fit_once(rfm: pd.DataFrame) -> dict[str, Any]:
+    """aftersale: fit BG/NBD and Gamma-Gamma (repeat buyers) only, for the pymc-marketing pair."""
+    from aftersale.models import BetaGeoModel, GammaGammaModel
+
+    x, t_x, T, m = _arrays(rfm)  # noqa: N806
+    bg = BetaGeoModel().fit(x, t_x, T)
+    gg = GammaGammaModel().fit(x, m)
+    return {
+        "bg_params": {k: float(bg.params_[k]) for k in BGNBD},
+        "gg_params": {k: float(gg.params_[k]) for k in GAMMA_GAMMA},
+    }
+
+
+def pymc_available() -> tuple[bool, str]:
+    """Whether pymc-marketing can be imported here, and its version or the import error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # arviz/pymc announce refactors on import
+            import pymc_marketing
+    except Exception as exc:  # ImportError, or a broken install of its many dependencies
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, str(getattr(pymc_marketing, "__version__", "unknown"))
+
+
+def pymc_once(rfm: pd.DataFrame) -> dict[str, Any]:
+    """pymc-marketing: MAP fit of ``BetaGeoModel`` and ``GammaGammaModel`` with flat priors."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+
+    data = pd.DataFrame(
+        {
+            "customer_id": np.arange(len(rfm)),
+            "frequency": rfm["frequency"].to_numpy(),
+            "recency": rfm["recency"].to_numpy(),
+            "T": rfm["T"].to_numpy(),
+            "monetary_value": rfm["monetary_value"].to_numpy(),
+        }
+    )
+    flat = {k: Prior("HalfFlat") for k in BGNBD}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = BetaGeoModel(
+            data=data[["customer_id", "frequency", "recency", "T"]], model_config=flat
+        )
+        bg.fit(method="map", progressbar=False)
+        repeat = data[data["frequency"] > 0]
+        gg = GammaGammaModel(
+            data=repeat[["customer_id", "frequency", "monetary_value"]],
+            model_config={k: Prior("HalfFlat") for k in ("p", "q", "v")},
+        )
+        gg.fit(method="map", progressbar=False)
+    # ``fit_result`` holds the one MAP "draw" (an InferenceData or already its posterior)
+    bg_post = getattr(bg.fit_result, "posterior", bg.fit_result)
+    gg_post = getattr(gg.fit_result, "posterior", gg.fit_result)
+    return {
+        "bg_params": {k: float(bg_post[k].mean()) for k in BGNBD},
+        # pymc-marketing names the Gamma-Gamma scale ``v``
+        "gg_params": {
+            "p": float(gg_post["p"].mean()),
+            "q": float(gg_post["q"].mean()),
+            "gamma": float(gg_post["v"].mean()),
+        },
+    }
+
+
+def compare_pymc(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[float, list[str]]:
+    """Relative parameter differences, ours against pymc-marketing's MAP."""
+    lines, worst = [], 0.0
+    for group in ("bg_params", "gg_params"):
+        parts = []
+        for k, v in ours[group].items():
+            rel = _rel(v, theirs[group][k])
+            worst = max(worst, rel)
+            parts.append(f"{k} {v:.6g} vs {theirs[group][k]:.6g} (rel {rel:.1e})")
+        lines.append(f"{group.split('_')[0]} ours vs pymc-marketing MAP: " + ", ".join(parts))
+    return worst, lines
+
+
+def _likelihood_gap(rfm: pd.DataFrame, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """Our log-likelihoods at our and at pymc-marketing's parameters: which is the better fit."""
+    from aftersale.models import BetaGeoModel, GammaGammaModel
+
+    x, t_x, T, m = _arrays(rfm)  # noqa: N806
+    gaps = []
+    for name, cls, args in (
+        ("BG/NBD", BetaGeoModel, (x, t_x, T)),
+        ("Gamma-Gamma", GammaGammaModel, (x, m)),
+    ):
+        group = "bg_params" if cls is BetaGeoModel else "gg_params"
+        at_ours = cls.from_params(**ours[group]).log_likelihood(*args)
+        at_theirs = cls.from_params(**theirs[group]).log_likelihood(*args)
+        gaps.append(
+            f"{name} {at_ours:,.4f} at ours, {at_theirs:,.4f} at pymc-marketing's "
+            f"(ours minus theirs {at_ours - at_theirs:+.2g})"
+        )
+    return "log-likelihood of the data: " + "; ".join(gaps)
+
+
+def run_pymc_pair(
+    rfm: pd.DataFrame, repeats: int, warmup_customers: int, seed: int
+) -> tuple[PairResult[dict[str, Any]], list[str]]:
+    """Candidate fit vs pymc-marketing MAP fit, side by side; returns the pair and notes."""
+    if warmup_customers:
+        small = simulate_rfm(warmup_customers, seed + 1)
+        candidate_fit_once(small)
+        pymc_once(small)  # compiles pytensor's C code once (cached on disk afterwards)
+    pair = run_pair(
+        f"BG/NBD + Gamma-Gamma fit of {len(rfm):,} customers: aftersale vs pymc-marketing MAP",
+        lambda: candidate_fit_once(rfm),
+        lambda: pymc_once(rfm),
+        repeats=repeats,
+        warmup=0,
+        rows=len(rfm),
+        labels=("aftersale fit only", "pymc-marketing MAP fit"),
+    )
+    print(pair.summary())
+    ours, theirs = pair.candidate_result, pair.baseline_result
+    assert ours is not None
+    assert theirs is not None
+    worst, lines = compare_pymc(ours, theirs)
+    lines.append(_likelihood_gap(rfm, ours, theirs))
+    notes = [
+        f"pymc-marketing MAP fit (BG/NBD + Gamma-Gamma, HalfFlat priors on every parameter, "
+        f"so MAP = MLE) on {len(rfm):,} customers: median {pair.baseline.median_seconds:.2f} s "
+        f"vs aftersale fit only {pair.candidate.median_seconds:.2f} s: aftersale "
+        f"**{pair.speed_ratio:.1f}x** faster (fit only, no scoring; pymc-marketing's time "
+        "includes building and compiling its model, as every `fit` call does; imports excluded)",
+        f"parameters, aftersale vs pymc-marketing MAP: largest relative difference {worst:.1e}",
+        *lines,
+    ]
+    for line in notes:
+        print("  " + line)
+    return pair, notes
 
 
 def baseline_once(rfm: pd.DataFrame) -> dict[str, Any]:
@@ -248,11 +398,30 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
     )
     parser.add_argument("--date", default=None, help="date for RESULTS.md (default: now, UTC)")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument(
+        "--markdown-out",
+        type=Path,
+        default=None,
+        help="write the RESULTS.md section to this file instead of appending it to RESULTS.md",
+    )
     parser.add_argument("--note", action="append", default=[], help="extra note for RESULTS.md")
+    parser.add_argument(
+        "--pymc-customers",
+        type=int,
+        default=None,
+        help="customers for the pymc-marketing comparison (default: --customers)",
+    )
+    parser.add_argument("--pymc-repeats", type=int, default=1, help="measured pymc-marketing runs")
+    parser.add_argument(
+        "--no-pymc", action="store_true", help="skip pymc-marketing even if it is installed"
+    )
     args = parser.parse_args(argv)
     date = args.date or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     given = sys.argv[1:] if argv is None else argv
-    command = "uv run python bench/bench_clv.py " + shlex.join(given)
+    # only look for the package now: importing pymc before the lifetimes pair could disturb it
+    has_pymc = not args.no_pymc and importlib.util.find_spec("pymc_marketing") is not None
+    runner = "uv run --group bench-pymc" if has_pymc else "uv run"
+    command = f"{runner} python bench/bench_clv.py " + shlex.join(given)
     src = Path(__file__).resolve().parent.parent / "src" / "aftersale"
     digest_before = source_digest(src)
 
@@ -292,6 +461,38 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
         f"{intercept:,.0f} MB), {min(per_customer):,.0f}-{max(per_customer):,.0f} bytes/customer"
     )
     print("  " + memory_line)
+    pymc_notes: list[str] = []
+    extra_rows: list[tuple[str, Any, int]] = []
+    if has_pymc:
+        has_pymc, pymc_version = pymc_available()
+    else:
+        pymc_version = "ModuleNotFoundError: No module named 'pymc_marketing'"
+    if args.no_pymc:
+        pymc_notes.append("pymc-marketing not compared (--no-pymc)")
+    elif not has_pymc:
+        pymc_notes.append(
+            "pymc-marketing not compared: not importable here (`uv run --group bench-pymc "
+            f"python bench/bench_clv.py ...` installs it; {pymc_version})"
+        )
+    if pymc_notes:
+        print("  " + pymc_notes[0])
+    else:
+        size = min(args.pymc_customers or len(rfm), len(rfm))
+        part = rfm.iloc[:size].reset_index(drop=True)
+        pymc_pair, pymc_notes = run_pymc_pair(
+            part, args.pymc_repeats, args.warmup_customers, args.seed
+        )
+        if size < len(rfm):
+            pymc_notes.insert(
+                0,
+                f"pymc-marketing compared on the first {size:,} of the {len(rfm):,} customers "
+                "only (`--pymc-customers`); nothing extrapolated",
+            )
+        pymc_notes.insert(0, f"pymc-marketing {pymc_version}")
+        extra_rows = [
+            ("aftersale fit only (pair with pymc-marketing)", pymc_pair.candidate, size),
+            ("pymc-marketing MAP fit", pymc_pair.baseline, size),
+        ]
     digest_after = source_digest(src)
     notes = [
         f"aftersale source digest {digest_before}"
@@ -306,17 +507,29 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
         f"candidate model used: {ours['model_used']}",
         *check,
         memory_line,
-        "pymc-marketing not compared (not installed: too heavy for this environment)",
+        *pymc_notes,
         *args.note,
     ]
     if not params_ok:
         notes.append("parameter target (1e-3 relative) **NOT met**")
     if not args.no_record:
-        machine = machine_info((*KEY_PACKAGES, "scipy", "lifetimes"))
-        append_results(
-            results_markdown(pair, date=date, command=command, machine=machine, notes=notes)
+        packages = (*KEY_PACKAGES, "scipy", "lifetimes")
+        if has_pymc:
+            packages = (*packages, "pymc-marketing", "pymc", "pytensor")
+        section = results_markdown(
+            pair,
+            date=date,
+            command=command,
+            machine=machine_info(packages),
+            notes=notes,
+            extra_rows=extra_rows,
         )
-        print("appended to bench/RESULTS.md")
+        if args.markdown_out is not None:
+            args.markdown_out.write_text(section, encoding="utf-8")
+            print(f"wrote the RESULTS.md section to {args.markdown_out}")
+        else:
+            append_results(section)
+            print("appended to bench/RESULTS.md")
     return pair
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
@@ -19,7 +20,15 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from aftersale.errors import InvalidInputError
-from aftersale.models.base import BaseModel, FloatArray, RfmData, _aggregate, validate_rfm
+from aftersale.models._special import INTERP_MIN_ROWS, interpolate_by_group
+from aftersale.models.base import (
+    BaseModel,
+    FloatArray,
+    LoglikGrad,
+    RfmData,
+    _aggregate,
+    validate_rfm,
+)
 from aftersale.models.warnings import FewRepeatBuyersWarning, NumericalWarning
 
 if TYPE_CHECKING:
@@ -28,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["CountModel"]
 
 _RFM_COLUMNS = ("frequency", "recency", "T")
+_PILOT_ROWS = 50_000
+"""Above 4x this many distinct patterns a fit starts from the optimum on a 1-in-k subsample."""
 
 
 class CountModel(BaseModel, ABC):
@@ -49,6 +60,10 @@ class CountModel(BaseModel, ABC):
     _name: ClassVar[str] = "count"
     _default_min_share: ClassVar[float] = 0.05
     _default_min_buyers: ClassVar[int] = 30
+    _smooth_in_scale: ClassVar[bool] = False
+    """True when ``_expected_given_alive`` depends on a customer only through ``x`` and
+    ``alpha + T``, smoothly (BG/NBD, MBG/NBD): large inputs are then scored by interpolation
+    per frequency (:func:`~aftersale.models._special.interpolate_by_group`)."""
 
     fallback_: CountModel | None = None
     heuristic_: RfmHeuristicModel | None = None
@@ -146,7 +161,21 @@ class CountModel(BaseModel, ABC):
         def terms(theta: FloatArray) -> FloatArray:
             return self._loglik_terms(tuple(float(v) for v in theta), data.x, data.t_x, data.T)
 
-        return self._maximise(terms, data.weights, self._initial_params(data))
+        loglik_grad = self._loglik_grad(data)
+        pilot = None
+        if loglik_grad is not None and data.x.size >= 4 * _PILOT_ROWS:
+            # every k-th pattern (sorted by x when aggregated: a stratified sample)
+            step = data.x.size // _PILOT_ROWS
+            sub = RfmData(data.x[::step], data.t_x[::step], data.T[::step], data.weights[::step])
+            sub_grad = self._loglik_grad(sub)
+            pilot = None if sub_grad is None else (sub_grad, sub.total_weight)
+        return self._maximise(
+            terms,
+            data.weights,
+            self._initial_params(data),
+            loglik_grad=loglik_grad,
+            pilot=pilot,
+        )
 
     def _fit_fallback(self, data: RfmData) -> CountModel:
         """Next model in the chain: NBD, whose own fallback is the RFM heuristic."""
@@ -184,6 +213,11 @@ class CountModel(BaseModel, ABC):
         """Per-customer log-likelihood terms (models fitted another way don't have them)."""
         raise TypeError(f"{type(self).__name__} has no likelihood")
 
+    def _loglik_grad(self, data: RfmData) -> LoglikGrad | None:
+        """Value-and-analytic-gradient of the weighted likelihood on ``data``, if the model has
+        one (else the optimiser differentiates :meth:`_loglik_terms` numerically)."""
+        return None
+
     @abstractmethod
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
         """P(alive) for each customer."""
@@ -196,7 +230,89 @@ class CountModel(BaseModel, ABC):
         T: FloatArray,  # noqa: N803
     ) -> FloatArray:
         """Expected purchases in ``t``: P(alive) times the expectation given alive."""
-        return self._p_alive(x, t_x, T) * self._expected_given_alive(t, x, t_x, T)
+        alive = self._p_alive(x, t_x, T)
+        if self._smooth_in_scale and np.size(t) == 1 and x.size >= INTERP_MIN_ROWS:
+            horizon = np.asarray(np.ravel(t)[0], dtype=np.float64)
+            given_alive = self._smooth_given_alive(
+                lambda xs, ages: self._expected_given_alive(horizon, xs, ages, ages), x, T
+            )
+        else:
+            given_alive = self._expected_given_alive(t, x, t_x, T)
+        return np.asarray(alive * given_alive, dtype=np.float64)
+
+    def _smooth_given_alive(
+        self,
+        fn: Callable[[FloatArray, FloatArray], FloatArray],
+        x: FloatArray,
+        T: FloatArray,  # noqa: N803
+    ) -> FloatArray:
+        """``fn(x, T)`` (a positive given-alive quantity that depends on ``T`` only through
+        ``alpha + T``) for every customer, interpolated in ``log(alpha + T)`` per frequency."""
+        alpha = self._values()[1]
+        return interpolate_by_group(lambda g, scale: fn(g, scale - alpha), x, alpha + T)
+
+    def _discounted_closed(
+        self,
+        times: FloatArray,
+        factors: FloatArray,
+        x: FloatArray,
+        t_x: FloatArray,
+        T: FloatArray,  # noqa: N803
+    ) -> FloatArray | None:
+        """Model-specific one-pass form of :meth:`_discounted_purchases`, or None if none.
+
+        For the ``_smooth_in_scale`` models the increments share P(alive), so the discounted
+        sum is P(alive) times one given-alive function of ``(x, alpha + T)``, interpolated
+        per frequency: the hypergeometric terms are evaluated at ~100 points per distinct
+        ``x`` and horizon instead of once per customer and horizon.
+        """
+        if not self._smooth_in_scale:
+            return None
+
+        def combined(xs: FloatArray, ages: FloatArray) -> FloatArray:
+            total = np.zeros(ages.shape)
+            previous = np.zeros(ages.shape)
+            for t, factor in zip(times, factors, strict=True):
+                current = self._expected_given_alive(t, xs, ages, ages)
+                total += factor * (current - previous)
+                previous = current
+            return total
+
+        return self._p_alive(x, t_x, T) * self._smooth_given_alive(combined, x, T)
+
+    def _discounted_purchases(
+        self,
+        times: FloatArray,
+        factors: FloatArray,
+        x: FloatArray,
+        t_x: FloatArray,
+        T: FloatArray,  # noqa: N803
+    ) -> FloatArray:
+        """``sum_m factors[m] (E[Y(times[m])] - E[Y(times[m-1])])`` per customer (``E[Y(0)] = 0``).
+
+        ``E`` is :meth:`expected_purchases`'s (guarded, non-negative); this is the purchase
+        part of a discounted CLV. The serving model's one-pass form is used where it gives
+        finite values; other rows take one guarded pass per horizon.
+        """
+        model = self._active("clv()")
+        with np.errstate(all="ignore"):
+            fast = model._discounted_closed(times, factors, x, t_x, T)
+        if fast is None:
+            out, bad = np.zeros(np.shape(x)), np.ones(np.shape(x), dtype=bool)
+        else:
+            bad = ~np.isfinite(fast)
+            out = np.maximum(fast, 0.0, out=fast)
+            if not np.any(bad):
+                return out
+        rows = (x[bad], t_x[bad], T[bad])
+        value = np.zeros(rows[0].shape)
+        previous = np.zeros(rows[0].shape)
+        for t, factor in zip(times, factors, strict=True):
+            cumulative = self._expected_checked(np.asarray(t), *rows)
+            value += factor * (cumulative - previous)
+            previous = cumulative
+        out[bad] = value
+        return out
 
     @abstractmethod
     def _expected_given_alive(
@@ -240,7 +356,10 @@ class CountModel(BaseModel, ABC):
         self.check_is_fitted(method)
         return self if self.fallback_ is None else self.fallback_
 
-    def _guard(self, values: FloatArray, replacement: FloatArray, what: str) -> FloatArray:
+    def _guard(
+        self, values: FloatArray, replacement: Callable[[], FloatArray], what: str
+    ) -> FloatArray:
+        """``values`` with non-finite entries replaced by ``replacement()`` (computed only then)."""
         bad = ~np.isfinite(values)
         if np.any(bad):
             warnings.warn(
@@ -250,7 +369,7 @@ class CountModel(BaseModel, ABC):
                 ),
                 stacklevel=3,
             )
-            values = np.where(bad, replacement, values)
+            values = np.where(bad, replacement(), values)
         return values
 
     def _heuristic(self) -> RfmHeuristicModel:
@@ -268,7 +387,7 @@ class CountModel(BaseModel, ABC):
         x, t_x, age, _ = validate_rfm(frequency, recency, T)
         with np.errstate(all="ignore"):
             p = model._p_alive(x, t_x, age)
-        p = self._guard(p, self._heuristic()._p_alive(x, t_x, age), "probability_alive")
+        p = self._guard(p, lambda: self._heuristic()._p_alive(x, t_x, age), "probability_alive")
         return np.clip(p, 0.0, 1.0)
 
     def expected_purchases(
@@ -279,12 +398,24 @@ class CountModel(BaseModel, ABC):
         T: ArrayLike,  # noqa: N803
     ) -> FloatArray:
         """Expected repeat purchases in the next ``t`` time units given each customer's history."""
-        model = self._active("expected_purchases()")
+        self._active("expected_purchases()")
         x, t_x, age, _ = validate_rfm(frequency, recency, T)
-        tt = np.asarray(t, dtype=np.float64)
+        return self._expected_checked(np.asarray(t, dtype=np.float64), x, t_x, age)
+
+    def _expected_checked(
+        self,
+        tt: FloatArray,
+        x: FloatArray,
+        t_x: FloatArray,
+        age: FloatArray,
+    ) -> FloatArray:
+        """Serving model's expected purchases on validated input: guarded, non-negative."""
+        model = self._active("expected_purchases()")
         with np.errstate(all="ignore"):
             out = model._expected(tt, x, t_x, age)
-        out = self._guard(out, self._heuristic()._expected(tt, x, t_x, age), "expected_purchases")
+        out = self._guard(
+            out, lambda: self._heuristic()._expected(tt, x, t_x, age), "expected_purchases"
+        )
         return np.maximum(out, 0.0)
 
     def expected_purchases_unconditional(self, t: ArrayLike) -> FloatArray:
@@ -293,7 +424,9 @@ class CountModel(BaseModel, ABC):
         tt = np.atleast_1d(np.asarray(t, dtype=np.float64))
         with np.errstate(all="ignore"):
             out = model._expected_unconditional(tt)
-        out = self._guard(out, self._heuristic()._expected_unconditional(tt), "expected_purchases")
+        out = self._guard(
+            out, lambda: self._heuristic()._expected_unconditional(tt), "expected_purchases"
+        )
         return np.maximum(out, 0.0)
 
     def probability_of_n_purchases(self, t: ArrayLike, n: ArrayLike) -> FloatArray:
@@ -306,7 +439,7 @@ class CountModel(BaseModel, ABC):
             raise InvalidInputError("'n' must be whole numbers >= 0 and 't' must be >= 0")
         with np.errstate(all="ignore"):
             out = model._pmf(tt, nn)
-        out = self._guard(out, self._heuristic()._pmf(tt, nn), "probability_of_n_purchases")
+        out = self._guard(out, lambda: self._heuristic()._pmf(tt, nn), "probability_of_n_purchases")
         return np.clip(out, 0.0, 1.0)
 
     def expected_next_purchase(

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, xlogy
+from scipy.special import betaln, gammaln, xlogy
 
 from aftersale.models._count_model import CountModel
+from aftersale.models._likelihoods import CountLikelihood
 from aftersale.models._special import expected_with_fallback, hyp_tail, nbd_survival, not_one
-from aftersale.models.base import FloatArray, RfmData
+from aftersale.models.base import FloatArray, LoglikGrad, RfmData
 from aftersale.models.nbd import initial_rate_params
 
 __all__ = ["BetaGeoModel"]
@@ -37,6 +38,7 @@ class BetaGeoModel(CountModel):
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _smooth_in_scale: ClassVar[bool] = True
     _name: ClassVar[str] = "bgnbd"
 
     def _initial_params(self, data: RfmData) -> tuple[float, ...]:
@@ -58,13 +60,32 @@ class BetaGeoModel(CountModel):
         drop = np.where(x > 0, drop, -np.inf)
         return np.asarray(head + np.logaddexp(stay, drop), dtype=np.float64)
 
+    def _loglik_grad(self, data: RfmData) -> LoglikGrad:
+        """Weighted log-likelihood with its analytic gradient, constants precomputed once."""
+        return CountLikelihood(data, "bg")
+
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
         r, alpha, a, b = self._values()
-        x1 = np.maximum(x, 1.0)
-        log_odds_dead = (
-            np.log(a) - np.log(b + x1 - 1.0) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-        )
-        return np.asarray(np.where(x > 0, expit(-log_odds_dead), 1.0), dtype=np.float64)
+        x, t_x, T = np.broadcast_arrays(x, t_x, T)  # noqa: N806
+        # log-odds of having dropped out, log(a / (b + x - 1)) + (r + x) log((alpha + T) /
+        # (alpha + t_x)), in place (two arrays) because it runs on every customer
+        odds = np.add(T, alpha)
+        np.log(odds, out=odds)
+        tmp = np.add(t_x, alpha)
+        np.log(tmp, out=tmp)
+        odds -= tmp
+        np.add(x, r, out=tmp)
+        odds *= tmp
+        np.maximum(x, 1.0, out=tmp)
+        tmp += b - 1.0
+        np.log(tmp, out=tmp)
+        odds -= tmp
+        odds += np.log(a)
+        np.exp(odds, out=odds)
+        odds += 1.0
+        alive = np.divide(1.0, odds, out=odds)
+        alive[x == 0] = 1.0
+        return alive
 
     def _expected_given_alive(
         self,

@@ -19,7 +19,15 @@ from scipy.special import gammaln
 
 from aftersale.errors import InvalidInputError
 from aftersale.models._count_model import CountModel
-from aftersale.models.base import BaseModel, FloatArray, as_float_array
+from aftersale.models._likelihoods import SpendLikelihood
+from aftersale.models.base import (
+    BaseModel,
+    FloatArray,
+    as_float_array,
+    collapse_rows,
+    validate_rfm,
+    wsum,
+)
 from aftersale.models.warnings import FewRepeatBuyersWarning, NumericalWarning
 
 __all__ = ["PERIODS_PER_MONTH", "GammaGammaModel"]
@@ -89,13 +97,9 @@ class GammaGammaModel(BaseModel):
                 "GammaGammaModel needs at least one customer with frequency > 0 and their mean "
                 "repeat-transaction value in monetary_value"
             )
-        rows, inverse = np.unique(np.column_stack([x[keep], m[keep]]), axis=0, return_inverse=True)
-        wts = np.asarray(
-            np.bincount(inverse.ravel(), weights=w[keep], minlength=rows.shape[0]), dtype=np.float64
-        )
-        xs, ms = rows[:, 0].copy(), rows[:, 1].copy()
+        (xs, ms), wts = collapse_rows((x[keep], m[keep]), w[keep])
         self.n_customers_ = float(wts.sum())
-        self.mean_spend_ = float(np.dot(wts, ms) / wts.sum())
+        self.mean_spend_ = wsum(wts, ms) / float(wts.sum())
         self.frequency_monetary_correlation_ = _weighted_corr(xs, ms, wts)
         if self.n_customers_ < self.min_repeat_buyers:
             warnings.warn(
@@ -109,7 +113,12 @@ class GammaGammaModel(BaseModel):
             trusted = False
         else:
             init = (1.0, 2.0, self.mean_spend_)
-            trusted = self._maximise(lambda th: self._loglik_terms(th, xs, ms), wts, init)
+            trusted = self._maximise(
+                lambda th: self._loglik_terms(th, xs, ms),
+                wts,
+                init,
+                loglik_grad=SpendLikelihood(xs, ms, wts),
+            )
         if not trusted:
             self.model_used_ = "empirical_mean"
         return self
@@ -185,29 +194,32 @@ class GammaGammaModel(BaseModel):
         For each month ``m = 1..horizon`` the expected purchases in that month (from
         ``transaction_model``, whose data are in ``time_unit``: 4.345 weeks, 30 days or 720
         hours per month) times ``expected_spend`` times ``margin`` is discounted by
-        ``(1 + discount_rate) ** m`` (``discount_rate`` is monthly) and summed.
+        ``(1 + discount_rate) ** m`` (``discount_rate`` is monthly) and summed. The months share
+        P(alive), so BG/NBD-type models compute the whole discounted sum in one pass.
         """
         if time_unit not in PERIODS_PER_MONTH:
             raise InvalidInputError(f"'time_unit' must be one of {sorted(PERIODS_PER_MONTH)}")
         if horizon_months < 0 or discount_rate <= -1.0:
             raise InvalidInputError("'horizon_months' must be >= 0 and 'discount_rate' > -1")
         spend = self.expected_spend(frequency, monetary_value) * margin
-        per_month = PERIODS_PER_MONTH[time_unit]
-        value = np.zeros_like(spend)
-        previous = np.zeros_like(spend)
-        for month in range(1, horizon_months + 1):
-            cumulative = transaction_model.expected_purchases(
-                month * per_month, frequency, recency, T
-            )
-            value += spend * (cumulative - previous) / (1.0 + discount_rate) ** month
-            previous = cumulative
-        return value
+        x, t_x, age, _ = validate_rfm(frequency, recency, T)
+        if horizon_months == 0:
+            return np.zeros(np.broadcast_shapes(spend.shape, x.shape))
+        months = np.arange(1, horizon_months + 1, dtype=np.float64)
+        times = months * PERIODS_PER_MONTH[time_unit]
+        factors = 1.0 / (1.0 + discount_rate) ** months
+        return np.asarray(
+            spend * transaction_model._discounted_purchases(times, factors, x, t_x, age),
+            dtype=np.float64,
+        )
 
 
 def _weighted_corr(x: FloatArray, y: FloatArray, w: FloatArray) -> float:
     """Weighted Pearson correlation; NaN when either variable is constant."""
     if x.size < 2:
         return float("nan")
-    cov = np.cov(x, y, aweights=w)
-    denom = float(np.sqrt(cov[0, 0] * cov[1, 1]))
-    return float(cov[0, 1] / denom) if denom > 0 else float("nan")
+    total = float(w.sum())
+    dx = x - wsum(w, x) / total
+    dy = y - wsum(w, y) / total
+    denom = float(np.sqrt(wsum(w, dx * dx) * wsum(w, dy * dy)))
+    return float(wsum(w, dx * dy) / denom) if denom > 0 else float("nan")

@@ -16,12 +16,16 @@ import numpy as np
 from scipy.stats import poisson
 
 from aftersale.models._count_model import CountModel
-from aftersale.models.base import FloatArray, RfmData
+from aftersale.models.base import FloatArray, RfmData, wsum
 
 __all__ = ["RfmHeuristicModel"]
 
 
 def _weighted_median(values: FloatArray, weights: FloatArray) -> float:
+    """Lower weighted median; a linear-time selection when every weight is 1 (raw rows)."""
+    if values.size and bool(np.all(weights == 1.0)):
+        k = (values.size + 1) // 2 - 1  # the element the cumulative-weight search finds
+        return float(np.partition(values, k)[k])
     order = np.argsort(values)
     cum = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
@@ -50,7 +54,7 @@ class RfmHeuristicModel(CountModel):
         else:
             gap = _weighted_median(data.T, data.weights)
         gap = max(gap, 1e-9 * max(1.0, float(data.T.max())))
-        rate = float(np.dot(data.weights, data.x) / max(np.dot(data.weights, data.T), 1e-300))
+        rate = wsum(data.weights, data.x) / max(wsum(data.weights, data.T), 1e-300)
         self._set_params(np.array([gap, rate]), None, float("nan"), converged=True)
         self.n_customers_ = data.total_weight
         self.n_repeat_buyers_ = data.repeat_weight

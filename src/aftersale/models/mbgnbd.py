@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, xlogy
+from scipy.special import betaln, gammaln, xlogy
 
 from aftersale.models._count_model import CountModel
+from aftersale.models._likelihoods import CountLikelihood
 from aftersale.models._special import expected_with_fallback, hyp_tail, nbd_survival, not_one
-from aftersale.models.base import FloatArray, RfmData
+from aftersale.models.base import FloatArray, LoglikGrad, RfmData
 from aftersale.models.nbd import initial_rate_params
 
 __all__ = ["ModifiedBetaGeoModel"]
@@ -37,6 +38,7 @@ class ModifiedBetaGeoModel(CountModel):
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _smooth_in_scale: ClassVar[bool] = True
     _name: ClassVar[str] = "mbgnbd"
 
     def _initial_params(self, data: RfmData) -> tuple[float, ...]:
@@ -56,12 +58,29 @@ class ModifiedBetaGeoModel(CountModel):
         drop = betaln(a + 1.0, b + x) - (r + x) * np.log(alpha + t_x)
         return np.asarray(head + np.logaddexp(stay, drop), dtype=np.float64)
 
+    def _loglik_grad(self, data: RfmData) -> LoglikGrad:
+        """Weighted log-likelihood with its analytic gradient, constants precomputed once."""
+        return CountLikelihood(data, "mbg")
+
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
         r, alpha, a, b = self._values()
-        log_odds_dead = (
-            np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-        )
-        return np.asarray(expit(-log_odds_dead), dtype=np.float64)
+        x, t_x, T = np.broadcast_arrays(x, t_x, T)  # noqa: N806
+        # log-odds of having dropped out, log(a / (b + x)) + (r + x) log((alpha + T) /
+        # (alpha + t_x)), in place (two arrays) because it runs on every customer
+        odds = np.add(T, alpha)
+        np.log(odds, out=odds)
+        tmp = np.add(t_x, alpha)
+        np.log(tmp, out=tmp)
+        odds -= tmp
+        np.add(x, r, out=tmp)
+        odds *= tmp
+        np.add(x, b, out=tmp)
+        np.log(tmp, out=tmp)
+        odds -= tmp
+        odds += np.log(a)
+        np.exp(odds, out=odds)
+        odds += 1.0
+        return np.divide(1.0, odds, out=odds)
 
     def _expected_given_alive(
         self,

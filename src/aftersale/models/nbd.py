@@ -14,15 +14,17 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from aftersale.models._count_model import CountModel
-from aftersale.models.base import FloatArray, RfmData
+from aftersale.models._likelihoods import CountLikelihood
+from aftersale.models.base import FloatArray, LoglikGrad, RfmData, wsum
 
 __all__ = ["NBDModel"]
 
 
 def initial_rate_params(data: RfmData) -> tuple[float, float]:
     """Start ``(r, alpha)`` with the pooled purchase rate ``r / alpha`` and ``r = 1``."""
-    rate = float(np.dot(data.weights, data.x) / max(np.dot(data.weights, data.T), 1e-12))
-    mean_t = float(np.dot(data.weights, data.T) / data.total_weight)
+    exposure = wsum(data.weights, data.T)
+    rate = wsum(data.weights, data.x) / max(exposure, 1e-12)
+    mean_t = exposure / data.total_weight
     alpha = 1.0 / rate if rate > 0 else max(mean_t, 1.0)
     return 1.0, float(np.clip(alpha, 1e-3, 1e6))
 
@@ -67,6 +69,10 @@ class NBDModel(CountModel):
             - x * np.log(alpha + T),
             dtype=np.float64,
         )
+
+    def _loglik_grad(self, data: RfmData) -> LoglikGrad:
+        """Weighted log-likelihood with its analytic gradient, constants precomputed once."""
+        return CountLikelihood(data, "none")
 
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
         return self._heuristic()._p_alive(x, t_x, T)
