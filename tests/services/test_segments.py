@@ -21,7 +21,7 @@ from aftersale.errors import InvalidInputError, StorageError
 from aftersale.services.ingest import ingest
 from aftersale.services.segments import explain, profile, snapshot
 from aftersale.simulator import SimulationSpec, simulate_store
-from aftersale.store.snapshots import FEATURES, SEGMENTS, SnapshotStore
+from aftersale.store.snapshots import FEATURES, NEEDS, OFFERS, SEGMENTS, SnapshotStore
 from aftersale.store.warehouse import Warehouse
 from tests.factories import make_settings
 
@@ -194,3 +194,51 @@ def test_profile_errors_name_what_is_missing(store: Store, tmp_path: Path) -> No
         wh.initialise()
     with pytest.raises(StorageError, match="aftersale segment"):
         profile("C0000001", None, empty)
+
+
+def test_model_outputs_land_as_features(store: Store) -> None:
+    result = store.results[END]
+    assert result.value_basis == "clv_12m"  # type: ignore[attr-defined]
+    assert result.predictions.startswith("fitted")  # type: ignore[attr-defined]
+    features = _table(store.settings, FEATURES, END)
+    assert features["p_alive"].between(0, 1).all()
+    assert (features["clv_12m"] >= 0).all()
+    assert (features["expected_purchases_90d"] >= 0).all()
+    upcoming = pd.to_datetime(features["next_order_at"], utc=True).dropna()
+    assert len(upcoming) > 0 and (upcoming >= pd.Timestamp(END)).all()
+    # P(alive) ranks the truly alive above the gone (area under the ROC curve).
+    merged = features.merge(store.truth[["customer_id", "is_alive_at_end"]], on="customer_id")
+    alive = merged["is_alive_at_end"].astype(bool)
+    ranks = merged["p_alive"].rank()
+    n_alive, n_gone = int(alive.sum()), int((~alive).sum())
+    auc = (ranks[alive].sum() - n_alive * (n_alive + 1) / 2) / (n_alive * n_gone)
+    assert auc >= 0.8, auc
+
+
+def test_next_needs_and_cross_sell_are_stored_and_profiled(store: Store) -> None:
+    needs = _table(store.settings, NEEDS, END)
+    offers = _table(store.settings, OFFERS, END)
+    assert len(needs) > 1000
+    assert (needs["next_need_upper_at"] >= needs["next_need_lower_at"]).all()
+    assert needs["confidence"].between(0, 1).all()
+    assert len(offers) > 0 and offers["rank"].between(1, 3).all()
+    assert (offers["antecedents"].str.len() > 0).all() and (offers["lift"] > 0).all()
+    customer = str(offers["customer_id"].iloc[0])
+    shown = profile(customer, END, store.settings).to_dict()
+    assert shown["cross_sell"] and shown["cross_sell"][0]["rank"] == 1
+    assert shown["next_needs"]
+    assert shown["features"]["cross_sell_item"] == shown["cross_sell"][0]["item"]
+
+
+def test_few_buyers_skip_the_models_and_say_why(tmp_path: Path) -> None:
+    spec = SimulationSpec(customers=120, days=120, seed=2, formats=frozenset({"csv"}))
+    sim = simulate_store(spec, tmp_path / "store")
+    settings = make_settings(tmp_path / "project")
+    ingest("orders", sim.path("orders.csv"), settings=settings)
+    ingest("order-lines", sim.path("order_lines.csv"), settings=settings)
+    result = snapshot(settings)
+    assert "the models need at least 200" in result.predictions
+    assert result.value_basis == "monetary_minor"
+    features = _table(settings, FEATURES, result.as_of)
+    assert features["p_alive"].isna().all()
+    assert sum(result.sizes["value_tier"].values()) == result.customers

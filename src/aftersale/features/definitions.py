@@ -339,6 +339,32 @@ def _derived_features() -> list[Feature]:
     ]  # fmt: skip
 
 
+_PREDICTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("p_alive", "float64", "probability", "Chance the customer is still active (BG/NBD)."),
+    ("expected_purchases_90d", "float64", "purchases", "Purchases expected in the next 90 days."),
+    ("clv_12m", "float64", "minor units",
+     "Discounted 12-month customer lifetime value (BG/NBD x Gamma-Gamma, at the set margin)."),
+    ("next_order_at", "timestamp", "UTC", "When the next purchase is expected."),
+    ("next_order_lower_at", "timestamp", "UTC", "Early end of the next-purchase interval."),
+    ("next_order_upper_at", "timestamp", "UTC", "Late end of the next-purchase interval."),
+    ("purchase_model", "string", "", "Which purchase model served (after any fallback)."),
+    ("next_need_at", "timestamp", "UTC", "Earliest next-need date over the categories bought."),
+    ("next_need_category", "string", "", "The category needed first."),
+    ("cross_sell_item", "string", "", "Best complementary product for a recent buyer."),
+    ("cross_sell_candidates", "int64", "products", "Complementary products worth offering."),
+)  # fmt: skip
+
+
+def _prediction_features() -> list[Feature]:
+    """Model outputs joined into the feature table (null when the models were skipped)."""
+    return [
+        Feature(name, dtype, unit, _NOW, description + " (model)", "derived",  # type: ignore[arg-type]
+                (lambda n: lambda w, c: w[f"_pred_{n}"])(name),
+                0 if name == "cross_sell_candidates" else None)
+        for name, dtype, unit, description in _PREDICTIONS
+    ]  # fmt: skip
+
+
 def standard_registry(signals: SignalEvents | None = None) -> FeatureRegistry:
     """The registry of standard features with the windows of ``signals`` (defaults when None)."""
     signals = signals or SignalEvents()
@@ -352,6 +378,7 @@ def standard_registry(signals: SignalEvents | None = None) -> FeatureRegistry:
             *_configured_counts(signals),
             *_text_features(recent),
             *_derived_features(),
+            *_prediction_features(),
         ]
     )
 

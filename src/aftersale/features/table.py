@@ -24,6 +24,7 @@ from aftersale.features.categories import (
     category_summary,
     store_categories,
 )
+from aftersale.features.predictions import PREDICTION_COLUMNS
 from aftersale.features.registry import FeatureRegistry
 from aftersale.features.sources import FeatureContext, Sources, prepare_views
 
@@ -85,6 +86,18 @@ def _constants(views_gaps: ir.Table, prior_weight: float) -> ir.Table:
     )
 
 
+def _with_predictions(wide: ir.Table, predictions: ir.Table | None) -> ir.Table:
+    """Join the model outputs as ``_pred_*`` columns (typed nulls when there are none)."""
+    if predictions is None:
+        return wide.mutate(**{f"_pred_{n}": ibis.null(t) for n, t in PREDICTION_COLUMNS.items()})
+    renamed = predictions.select(
+        "customer_id",
+        **{f"_pred_{n}": predictions[n].cast(t) for n, t in PREDICTION_COLUMNS.items()},
+    )
+    joined = wide.left_join(renamed, "customer_id")
+    return joined.select(wide, *[renamed[f"_pred_{n}"] for n in PREDICTION_COLUMNS])
+
+
 def feature_tables(
     sources: Sources,
     ctx: FeatureContext,
@@ -93,6 +106,7 @@ def feature_tables(
     affinity_alpha: float = 2.0,
     gap_prior_weight: float = 2.0,
     previous: Previous | None = None,
+    predictions: ir.Table | None = None,
 ) -> FeatureTables:
     """Build the feature and category tables at ``ctx.as_of`` (incremental when ``previous``)."""
     views = prepare_views(sources, ctx)
@@ -119,6 +133,7 @@ def feature_tables(
         aggregates, *[summary[c] for c in summary.columns if c != "customer_id"]
     )
     wide = wide.cross_join(_constants(views.gaps, gap_prior_weight))
+    wide = _with_predictions(wide, predictions)
     wide = registry.derive(wide, ctx)
     features = wide.select("customer_id", *registry.names())
     return FeatureTables(features=features, categories=shares, touched=changed)

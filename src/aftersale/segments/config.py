@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aftersale.domain.slices import SLICES, TONES
 from aftersale.errors import ConfigError
 from aftersale.features.config import SignalEvents
+from aftersale.features.predictions import PredictionSettings
 from aftersale.segments.rules import Signal
 
 __all__ = [
@@ -196,6 +197,7 @@ class SegmentationConfig(BaseModel):
     lexicons: Lexicons
     tones: ToneConfig
     health: HealthConfig
+    predictions: PredictionSettings = PredictionSettings()
     source: str = Field(default="defaults", exclude=True)
 
     def fingerprint(self) -> str:

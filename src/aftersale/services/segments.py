@@ -24,7 +24,8 @@ from aftersale.config import Settings, load_settings
 from aftersale.domain.events import ENGINE_SOURCE, HEALTH_CHANGED
 from aftersale.errors import InvalidInputError, StorageError
 from aftersale.features.definitions import standard_registry
-from aftersale.features.sources import FeatureContext, Sources, distinct_texts
+from aftersale.features.predictions import predict, prediction_inputs
+from aftersale.features.sources import FeatureContext, Sources, distinct_texts, prepare_views
 from aftersale.features.table import Previous, feature_tables
 from aftersale.segments.assign import Explanation, check_features, segment_table
 from aftersale.segments.assign import explain as explain_values
@@ -34,9 +35,14 @@ from aftersale.store.snapshots import (
     CATEGORIES,
     CHANGES,
     FEATURES,
+    NEED_SCHEMA,
+    NEEDS,
+    OFFER_SCHEMA,
+    OFFERS,
     SEGMENTS,
     SnapshotRun,
     SnapshotStore,
+    typed,
 )
 from aftersale.store.warehouse import Warehouse
 
@@ -58,6 +64,9 @@ class SnapshotResult:
     health_changes: int
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     grid: dict[str, dict[str, int]] = field(default_factory=dict)
+    predictions: str = ""
+    value_basis: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -70,6 +79,9 @@ class SnapshotResult:
             "health_changes": self.health_changes,
             "sizes": self.sizes,
             "slice_by_health": self.grid,
+            "predictions": self.predictions,
+            "value_basis": self.value_basis,
+            "warnings": self.warnings,
         }
 
 
@@ -222,6 +234,17 @@ def snapshot(
         ctx = FeatureContext(moment, cfg.signals)
         registry = standard_registry(cfg.signals)
         check_features(cfg, registry.names())
+        inputs = prediction_inputs(sources, ctx, prepare_views(sources, ctx))
+        predicted = predict({k: v.execute() for k, v in inputs.items()}, moment, cfg.predictions)
+        scored = None
+        if predicted.skipped is None:
+            scored = warehouse.materialise(
+                "snapshot", "predictions", ibis.memtable(predicted.customers)
+            )
+        else:
+            cfg = cfg.model_copy(
+                update={"value": cfg.value.model_copy(update={"basis": "monetary_minor"})}
+            )
         tables = feature_tables(
             sources,
             ctx,
@@ -229,6 +252,7 @@ def snapshot(
             affinity_alpha=cfg.affinity.alpha,
             gap_prior_weight=cfg.lifecycle.gap_prior_weight,
             previous=previous,
+            predictions=scored,
         )
         features = warehouse.materialise("snapshot", "features", tables.features)
         step("segmenting", 2, 4)
@@ -251,7 +275,14 @@ def snapshot(
         )
         store.write(
             moment,
-            {FEATURES: features, CATEGORIES: categories, SEGMENTS: segments, CHANGES: changes},
+            {
+                FEATURES: features,
+                CATEGORIES: categories,
+                SEGMENTS: segments,
+                CHANGES: changes,
+                NEEDS: typed(predicted.needs, NEED_SCHEMA),
+                OFFERS: typed(predicted.offers, OFFER_SCHEMA),
+            },
             run,
         )
         stored_changes = store.table_at(CHANGES, moment)
@@ -267,6 +298,10 @@ def snapshot(
             health_changes=int(stored_changes.count().execute()),
             sizes={c: _counts(stored, c) for c in SUMMARY_COLUMNS},
             grid=_grid(stored),
+            predictions=predicted.skipped
+            or f"fitted ({predicted.customers['purchase_model'].iloc[0]})",
+            value_basis=cfg.value.basis,
+            warnings=predicted.warnings,
         )
         step("segmenting", 4, 4)
         return result
@@ -282,6 +317,8 @@ class Profile:
     segments: dict[str, Any]
     categories: list[dict[str, Any]]
     explanation: Explanation
+    needs: list[dict[str, Any]] = field(default_factory=list)
+    offers: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (timestamps as ISO text)."""
@@ -296,6 +333,8 @@ class Profile:
             "reasons": self.explanation.reasons,
             "features": {k: plain(v) for k, v in self.features.items()},
             "categories": [{k: plain(v) for k, v in c.items()} for c in self.categories],
+            "next_needs": [{k: plain(v) for k, v in n.items()} for n in self.needs],
+            "cross_sell": [{k: plain(v) for k, v in o.items()} for o in self.offers],
         }
 
 
@@ -337,6 +376,10 @@ def profile(
             ),
             key=lambda r: r.get("rank") or 0,
         )
+        needs = sorted(
+            store.rows(NEEDS, run.as_of, customer_id), key=lambda r: str(r.get("next_need_at"))
+        )
+        offers = sorted(store.rows(OFFERS, run.as_of, customer_id), key=lambda r: r["rank"])
         return Profile(
             customer_id,
             run.as_of,
@@ -344,6 +387,8 @@ def profile(
             segments,
             categories,
             explain_values(features, segments, cfg),
+            needs,
+            offers,
         )
 
 

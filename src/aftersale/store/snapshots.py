@@ -18,7 +18,14 @@ import pandas as pd
 from aftersale.clock import ensure_utc
 from aftersale.store.warehouse import Warehouse
 
-__all__ = ["SNAPSHOT_TABLES", "SnapshotRun", "SnapshotStore"]
+__all__ = [
+    "NEED_SCHEMA",
+    "OFFER_SCHEMA",
+    "SNAPSHOT_TABLES",
+    "SnapshotRun",
+    "SnapshotStore",
+    "typed",
+]
 
 FEATURES = "feature_snapshots"
 CATEGORIES = "category_snapshots"
@@ -26,7 +33,35 @@ SEGMENTS = "segment_snapshots"
 RUNS = "snapshot_runs"
 TEXTS = "text_signals"
 CHANGES = "health_changes"
-SNAPSHOT_TABLES = (FEATURES, CATEGORIES, SEGMENTS, CHANGES)
+NEEDS = "need_snapshots"
+OFFERS = "cross_sell_snapshots"
+SNAPSHOT_TABLES = (FEATURES, CATEGORIES, SEGMENTS, CHANGES, NEEDS, OFFERS)
+
+NEED_SCHEMA = ibis.schema(
+    {
+        "customer_id": "string",
+        "category": "string",
+        "last_purchase_at": "timestamp('UTC')",
+        "n_purchases": "int64",
+        "expected_interval_days": "float64",
+        "next_need_at": "timestamp('UTC')",
+        "next_need_lower_at": "timestamp('UTC')",
+        "next_need_upper_at": "timestamp('UTC')",
+        "confidence": "float64",
+        "is_overdue": "boolean",
+    }
+)
+OFFER_SCHEMA = ibis.schema(
+    {
+        "customer_id": "string",
+        "rank": "int64",
+        "item": "string",
+        "antecedents": "string",
+        "confidence": "float64",
+        "lift": "float64",
+        "support": "float64",
+    }
+)
 
 _RUN_SCHEMA = ibis.schema(
     {
@@ -184,6 +219,20 @@ class SnapshotStore:
         table = self.table_at(name, as_of)
         frame = table.filter(table.customer_id == customer_id).execute()
         return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def typed(frame: pd.DataFrame, schema: ibis.Schema) -> ir.Table:
+    """A frame as an Ibis table of ``schema`` (missing columns null, extra ones dropped)."""
+    size = len(frame)
+    columns = {
+        name: (
+            frame[name].reset_index(drop=True)
+            if name in frame.columns
+            else pd.Series([None] * size, dtype=object)
+        )
+        for name in schema.names
+    }
+    return ibis.memtable(pd.DataFrame(columns, index=range(size))).cast(schema)
 
 
 def _plain(value: Any) -> Any:
