@@ -21,6 +21,7 @@ Constructors take keyword-only context so callers can act on attributes, not on 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "AftersaleError",
@@ -30,6 +31,7 @@ __all__ = [
     "NotFittedError",
     "PermanentDeliveryError",
     "PlaybookError",
+    "PlaybookProblem",
     "SchemaError",
     "SourceReadError",
     "StorageError",
@@ -70,8 +72,28 @@ class SourceReadError(InvalidInputError):
         self.path = path
 
 
+@dataclass(frozen=True, slots=True)
+class PlaybookProblem:
+    """One problem in a playbook file: where it is (file, line, column, play, field) and what."""
+
+    path: str
+    line: int | None
+    column: int | None
+    play_id: str | None
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        play = f" play {self.play_id!r}" if self.play_id else ""
+        field = f" {self.pointer}" if self.pointer else ""
+        return f"{where}:{play}{field}: {self.message}"
+
+
 class PlaybookError(InvalidInputError):
-    """A playbook is invalid; carries where the problem is."""
+    """A playbook is invalid; carries every problem found, each with where it is."""
 
     def __init__(
         self,
@@ -80,11 +102,13 @@ class PlaybookError(InvalidInputError):
         path: str | None = None,
         line: int | None = None,
         pointer: str | None = None,
+        problems: Sequence[PlaybookProblem] = (),
     ) -> None:
         super().__init__(message)
         self.path = path
         self.line = line
         self.pointer = pointer
+        self.problems = list(problems)
 
 
 class ConfigError(AftersaleError):

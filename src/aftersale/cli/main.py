@@ -82,13 +82,14 @@ def _register() -> None:
         ingest,
         init,
         models,
+        playbook,
         quarantine,
         segment,
         simulate,
         status,
     )
 
-    for module in (init, simulate, ingest, status, quarantine, demo, models, segment):
+    for module in (init, simulate, ingest, status, quarantine, demo, models, segment, playbook):
         module.register(app)
 
 
