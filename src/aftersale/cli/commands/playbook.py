@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +31,7 @@ def validate(
 
     rules = load_segmentation(ctx.obj.settings().segmentation.file)
     registry = standard_registry(rules.signals)
-    report = []
+    report: list[dict[str, Any]] = []
     problems_total = 0
     for file in files:
         playbook, problems = validate_playbook(file, registry)
