@@ -61,10 +61,9 @@ def _translate(node: exp.Expression, table: ir.Table) -> ir.Value:
         return _translate(node.left, table) | _translate(node.right, table)
     if isinstance(node, exp.Not):
         return ~_translate(node.this, table)
-    if type(node) in _COMPARE:
-        return _COMPARE[type(node)](_translate(node.left, table), _translate(node.right, table))
-    if type(node) in _ARITHMETIC:
-        return _ARITHMETIC[type(node)](_translate(node.left, table), _translate(node.right, table))
+    if type(node) in _COMPARE or type(node) in _ARITHMETIC:
+        op = _COMPARE.get(type(node)) or _ARITHMETIC[type(node)]
+        return op(_translate(node.this, table), _translate(node.args["expression"], table))
     if isinstance(node, exp.Neg):
         return -_translate(node.this, table)
     if isinstance(node, exp.Is):
