@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aftersale.config import IngestSettings, Settings, StateSettings, WarehouseSettings
 from aftersale.domain.slices import SLICES
+from aftersale.services.demo import DEMO_LOADS
 from aftersale.services.ingest import ingest
 from aftersale.services.segments import snapshot
 from aftersale.simulator import SimulationSpec, simulate_store
@@ -32,13 +33,6 @@ from aftersale.store.snapshots import SEGMENTS, SnapshotStore
 from aftersale.store.warehouse import Warehouse
 from bench.harness import append_results, machine_info
 
-LOADS = (
-    ("products", "products.csv"),
-    ("customers", "customers.csv"),
-    ("orders", "orders.csv"),
-    ("order-lines", "order_lines.csv"),
-    ("events", "events.jsonl"),
-)
 LEADS = (0, 30, 60, 90)
 """Days between ``as_of`` and the end of the simulated period minus the 30-day outcome window."""
 
@@ -167,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         store = simulate_store(spec, root / "store")
         settings = _settings(root / "project")
-        for kind, name in LOADS:
+        for kind, name in DEMO_LOADS:
             ingest(kind, store.path(name), settings=settings)
         truth = pd.read_parquet(root / "store" / "truth" / "customers_truth.parquet")
         end = spec.start_at + timedelta(days=365)

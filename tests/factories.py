@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from aftersale.config import IngestSettings, Settings, StateSettings, WarehouseSettings
 
-__all__ = ["make_settings", "write_csv", "write_jsonl"]
+__all__ = ["load_simulated", "make_settings", "write_csv", "write_jsonl"]
 
 
 def make_settings(root: Path, state_url: str | None = None, **ingest: Any) -> Settings:
@@ -52,3 +52,24 @@ def write_jsonl(path: Path, objects: Iterable[Any]) -> Path:
     lines = [obj if isinstance(obj, str) else json.dumps(obj) for obj in objects]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def load_simulated(
+    root: Path,
+    spec: Any,
+    loads: Sequence[tuple[str, str]] = (
+        ("orders", "orders.csv"),
+        ("order-lines", "order_lines.csv"),
+        ("events", "events.jsonl"),
+    ),
+    settings: Settings | None = None,
+) -> tuple[Settings, Any]:
+    """Simulate ``spec`` under ``root/store`` and load ``loads`` (kind, file) into a project."""
+    from aftersale.services.ingest import ingest
+    from aftersale.simulator import simulate_store
+
+    store = simulate_store(spec, root / "store")
+    settings = settings or make_settings(root / "project")
+    for kind, name in loads:
+        ingest(kind, store.path(name), settings=settings)
+    return settings, store

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_utc"]
+__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_utc", "known_time_zone"]
 
 
 @runtime_checkable
@@ -64,3 +64,14 @@ def ensure_utc(value: datetime) -> datetime:
             f"naive datetime {value.isoformat()} has no time zone; pass a tz-aware value"
         )
     return value.astimezone(UTC)
+
+
+def known_time_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone this machine knows; ``ValueError`` otherwise."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from aftersale.config import load_settings
-from aftersale.services.ingest import ingest
 from aftersale.services.project import init_project
-from aftersale.simulator import SimulationSpec, simulate_store
+from aftersale.simulator import SimulationSpec
 from aftersale.store.warehouse import Warehouse
 from tests.cli.test_models_cli import cli
+from tests.factories import load_simulated
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +20,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project holding a small simulated store's orders, lines and events."""
     root = tmp_path_factory.mktemp("cli_segment")
     spec = SimulationSpec(customers=500, days=200, seed=4, formats=frozenset({"csv", "jsonl"}))
-    store = simulate_store(spec, root / "store")
     project = root / "project"
     init_project(project)
-    settings = load_settings(project / "aftersale.toml")
-    for kind, name in (
-        ("orders", "orders.csv"),
-        ("order-lines", "order_lines.csv"),
-        ("events", "events.jsonl"),
-    ):
-        ingest(kind, store.path(name), settings=settings)
+    load_simulated(root, spec, settings=load_settings(project / "aftersale.toml"))
     return project
 
 

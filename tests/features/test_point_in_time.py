@@ -15,10 +15,9 @@ from aftersale.features.config import SignalEvents
 from aftersale.features.definitions import standard_registry
 from aftersale.features.sources import FeatureContext, Sources
 from aftersale.features.table import feature_tables
-from aftersale.services.ingest import ingest
-from aftersale.simulator import SimulationSpec, simulate_store
+from aftersale.simulator import SimulationSpec
 from aftersale.store.warehouse import Warehouse
-from tests.factories import make_settings
+from tests.factories import load_simulated
 
 
 @dataclass
@@ -30,14 +29,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root: Path = tmp_path_factory.mktemp("pit")
     spec = SimulationSpec(customers=600, days=200, seed=3, formats=frozenset({"csv", "jsonl"}))
-    store = simulate_store(spec, root / "store")
-    settings = make_settings(root / "project")
-    for kind, name in (
-        ("orders", "orders.csv"),
-        ("order-lines", "order_lines.csv"),
-        ("events", "events.jsonl"),
-    ):
-        ingest(kind, store.path(name), settings=settings)
+    settings, _ = load_simulated(root, spec)
     with Warehouse(settings.warehouse) as wh:
         tables = {
             n: wh.table(n).execute() for n in ("customers", "orders", "order_lines", "events")

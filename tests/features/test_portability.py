@@ -21,10 +21,9 @@ from aftersale.features.sources import FeatureContext, Sources
 from aftersale.features.table import feature_tables
 from aftersale.segments.assign import segment_table
 from aftersale.segments.config import load_segmentation
-from aftersale.services.ingest import ingest
 from aftersale.services.segments import snapshot
-from aftersale.simulator import SimulationSpec, simulate_store
-from tests.factories import make_settings
+from aftersale.simulator import SimulationSpec
+from tests.factories import load_simulated
 
 pytestmark = pytest.mark.slow
 TABLES = ("customers", "orders", "order_lines", "events", "text_signals")
@@ -55,14 +54,7 @@ def spark() -> Iterator[Any]:
 def duckdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("portability")
     spec = SimulationSpec(customers=300, days=180, seed=9, formats=frozenset({"csv", "jsonl"}))
-    store = simulate_store(spec, root / "store")
-    settings = make_settings(root / "project")
-    for kind, name in (
-        ("orders", "orders.csv"),
-        ("order-lines", "order_lines.csv"),
-        ("events", "events.jsonl"),
-    ):
-        ingest(kind, store.path(name), settings=settings)
+    settings, _ = load_simulated(root, spec)
     snapshot(settings, AS_OF)  # classifies the texts into the warehouse's cache
     return settings.warehouse.path
 

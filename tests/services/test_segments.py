@@ -18,21 +18,14 @@ import pytest
 from aftersale.config import Settings
 from aftersale.domain.events import HEALTH_CHANGED
 from aftersale.errors import InvalidInputError, StorageError
-from aftersale.services.ingest import ingest
+from aftersale.services.demo import DEMO_LOADS
 from aftersale.services.segments import explain, profile, snapshot
-from aftersale.simulator import SimulationSpec, simulate_store
+from aftersale.simulator import SimulationSpec
 from aftersale.store.snapshots import FEATURES, NEEDS, OFFERS, SEGMENTS, SnapshotStore
 from aftersale.store.warehouse import Warehouse
-from tests.factories import make_settings
+from tests.factories import load_simulated, make_settings
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
-LOADS = (
-    ("products", "products.csv"),
-    ("customers", "customers.csv"),
-    ("orders", "orders.csv"),
-    ("order-lines", "order_lines.csv"),
-    ("events", "events.jsonl"),
-)
 
 
 @dataclass
@@ -44,10 +37,7 @@ class Store:
 
 def _load(root: Path, seed: int) -> tuple[Settings, pd.DataFrame]:
     spec = SimulationSpec(customers=3000, days=365, seed=seed, formats=frozenset({"csv", "jsonl"}))
-    store = simulate_store(spec, root / "store")
-    settings = make_settings(root / "project")
-    for kind, name in LOADS:
-        ingest(kind, store.path(name), settings=settings)
+    settings, _ = load_simulated(root, spec, DEMO_LOADS)
     truth = pd.read_parquet(root / "store" / "truth" / "customers_truth.parquet")
     return settings, truth
 
@@ -232,10 +222,7 @@ def test_next_needs_and_cross_sell_are_stored_and_profiled(store: Store) -> None
 
 def test_few_buyers_skip_the_models_and_say_why(tmp_path: Path) -> None:
     spec = SimulationSpec(customers=120, days=120, seed=2, formats=frozenset({"csv"}))
-    sim = simulate_store(spec, tmp_path / "store")
-    settings = make_settings(tmp_path / "project")
-    ingest("orders", sim.path("orders.csv"), settings=settings)
-    ingest("order-lines", sim.path("order_lines.csv"), settings=settings)
+    settings, _ = load_simulated(tmp_path, spec, DEMO_LOADS[2:4])
     result = snapshot(settings)
     assert "the models need at least 200" in result.predictions
     assert result.value_basis == "monetary_minor"

@@ -12,6 +12,8 @@ from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aftersale.clock import known_time_zone
+
 __all__ = ["Caps", "Policy", "QuietHours"]
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
@@ -39,13 +41,7 @@ class QuietHours(BaseModel):
     @field_validator("default_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return known_time_zone(value)
 
 
 class Policy(BaseModel):

@@ -23,44 +23,6 @@ ALLOWED_FUNCTIONS = frozenset(
     {"coalesce", "least", "greatest", "abs", "lower", "upper", "length", "round", "floor", "ceil"}
 )
 
-_ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
-    exp.Column,
-    exp.Identifier,
-    exp.Literal,
-    exp.Boolean,
-    exp.Null,
-    exp.Paren,
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.Is,
-    exp.In,
-    exp.Between,
-    exp.Like,
-    exp.ILike,
-    exp.Add,
-    exp.Sub,
-    exp.Mul,
-    exp.Div,
-    exp.Neg,
-    exp.Tuple,
-    exp.Coalesce,
-    exp.Least,
-    exp.Greatest,
-    exp.Abs,
-    exp.Lower,
-    exp.Upper,
-    exp.Length,
-    exp.Round,
-    exp.Floor,
-    exp.Ceil,
-)
 _BOOLEAN_ROOTS: tuple[type[exp.Expression], ...] = (
     exp.And,
     exp.Or,
@@ -79,6 +41,32 @@ _BOOLEAN_ROOTS: tuple[type[exp.Expression], ...] = (
     exp.Boolean,
     exp.Column,
 )
+"""Nodes a condition may start with: tests that are true or false."""
+
+_ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
+    *_BOOLEAN_ROOTS,
+    exp.Identifier,
+    exp.Literal,
+    exp.Null,
+    exp.Paren,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Neg,
+    exp.Tuple,
+    exp.Coalesce,
+    exp.Least,
+    exp.Greatest,
+    exp.Abs,
+    exp.Lower,
+    exp.Upper,
+    exp.Length,
+    exp.Round,
+    exp.Floor,
+    exp.Ceil,
+)
+"""Every node a condition may contain."""
 
 
 @dataclass(frozen=True)
