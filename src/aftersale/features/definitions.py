@@ -12,13 +12,11 @@ import ibis
 import ibis.expr.types as ir
 
 from aftersale.domain.slices import SLICES
-from aftersale.features.config import EventMatch, SignalEvents
+from aftersale.features.config import SignalEvents
 from aftersale.features.registry import Feature, FeatureRegistry
 from aftersale.features.sources import (
     FeatureContext,
-    help_page,
     json_number,
-    matches,
     seconds,
 )
 
@@ -122,20 +120,17 @@ def _line_features() -> list[Feature]:
 def _configured_counts(signals: SignalEvents) -> list[Feature]:
     """One count per ``[signals.counts]`` entry, plus help-page views (``help_paths``)."""
 
-    def count(rule: EventMatch) -> Where:
-        return lambda t, c: matches(t, [rule])
-
     recent = signals.recent_days
     return [
         *[
             Feature(name, "int64", "events", _ALL, f"{rule.describe()} events.", "events",
-                    (lambda w: lambda t, c: _count(w(t, c)))(count(rule)), 0)
+                    (lambda flag: lambda t, c: _count(t[flag]))(f"is_count_{name}"), 0)
             for name, rule in signals.counts.items()
         ],
         Feature("help_page_views_recent", "int64", "views", f"last {recent} days",
                 "Help / FAQ page views lately (signals.help_paths).", "events",
-                lambda t, c: _count(help_page(t, c.signals.help_paths)
-                                    & _recent(c, t.t, c.signals.recent_days)), 0),
+                lambda t, c: _count(t.is_help_page & _recent(c, t.t, c.signals.recent_days)),
+                0),
     ]  # fmt: skip
 
 
@@ -148,13 +143,13 @@ def _event_features(recent: int, long: int, usage: int) -> list[Feature]:
         return Feature(name, "timestamp", "UTC", _ALL, description, "events", expr)
 
     def activation(t: ir.Table, c: FeatureContext) -> ir.BooleanValue:
-        return matches(t, c.signals.activation)
+        return t.is_activation
 
     def first_win(t: ir.Table, c: FeatureContext) -> ir.BooleanValue:
-        return matches(t, c.signals.first_win)
+        return t.is_first_win
 
     def key(t: ir.Table, c: FeatureContext) -> ir.BooleanValue:
-        return matches(t, c.signals.key_action)
+        return t.is_key_action
 
     last_recent = f"last {recent} days"
     last_long = f"last {long} days"

@@ -26,7 +26,7 @@ from aftersale.features.categories import (
 )
 from aftersale.features.predictions import PREDICTION_COLUMNS
 from aftersale.features.registry import FeatureRegistry
-from aftersale.features.sources import FeatureContext, Sources, prepare_views
+from aftersale.features.sources import FeatureContext, Materialise, Sources, prepare_views
 
 __all__ = ["CATEGORY_STAT_COLUMNS", "FeatureTables", "Previous", "feature_tables", "touched"]
 
@@ -107,9 +107,13 @@ def feature_tables(
     gap_prior_weight: float = 2.0,
     previous: Previous | None = None,
     predictions: ir.Table | None = None,
+    materialise: Materialise | None = None,
 ) -> FeatureTables:
-    """Build the feature and category tables at ``ctx.as_of`` (incremental when ``previous``)."""
-    views = prepare_views(sources, ctx)
+    """Build the feature and category tables at ``ctx.as_of`` (incremental when ``previous``).
+
+    ``materialise`` stores the shared views once on the backend (see ``prepare_views``).
+    """
+    views = prepare_views(sources, ctx, materialise=materialise)
     changed: ir.Table | None = None
     if previous is None:
         aggregates = registry.aggregates(views, ctx)

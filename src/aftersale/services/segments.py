@@ -253,6 +253,7 @@ def snapshot(
             gap_prior_weight=cfg.lifecycle.gap_prior_weight,
             previous=previous,
             predictions=scored,
+            materialise=lambda name, expr: warehouse.materialise("snapshot", name, expr),
         )
         features = warehouse.materialise("snapshot", "features", tables.features)
         step("segmenting", 2, 4)
