@@ -224,18 +224,18 @@ def _events(sources: Sources, ctx: FeatureContext) -> ir.Table:
 
 def _texts(events: ir.Table, signals: ir.Table | None) -> ir.Table:
     """One row per piece of customer text, with its classification when one is known."""
-    parts = []
-    for kind, (event, prop) in TEXT_KINDS.items():
-        rows = events.filter(events.event == event)
-        parts.append(
-            rows.select(
-                "customer_id",
-                "t",
-                kind=ibis.literal(kind),
-                text=json_text(rows.properties, prop),
-            )
-        )
-    texts = parts[0].union(*parts[1:], distinct=False)
+    # One pass over the text-bearing events; each JSON look-up runs only on its own event.
+    rows = events.filter(events.event.isin([event for event, _ in TEXT_KINDS.values()]))
+    kind = ibis.cases(
+        *[(rows.event == event, ibis.literal(k)) for k, (event, _) in TEXT_KINDS.items()]
+    )
+    text = ibis.cases(
+        *[
+            (rows.event == event, json_text(rows.properties, prop))
+            for event, prop in TEXT_KINDS.values()
+        ]
+    )
+    texts = rows.select("customer_id", "t", kind=kind, text=text)
     texts = texts.filter(texts.text.notnull())
     if signals is None:
         return texts.mutate(
