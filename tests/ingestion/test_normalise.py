@@ -180,3 +180,13 @@ def test_unknown_enum_value_lists_the_choices() -> None:
 def test_missing_required_value_is_quarantined() -> None:
     result = run("customers", {"customer_id": ["  ", "c2"]})
     assert result.bad["reason"].to_list() == ["missing_value"] and result.good.height == 1
+
+
+def test_a_chunk_without_matched_columns_sends_every_row_to_quarantine() -> None:
+    raw = pl.DataFrame({ROW: [1, 2]}, schema={ROW: pl.Int64})
+    result = normalise_chunk(raw, {}, fields_for("customers"), ParseOptions())
+    assert result.good.height == 0
+    assert result.bad.select(ROW, "field", "reason").rows() == [
+        (1, "customer_id", "missing_value"),
+        (2, "customer_id", "missing_value"),
+    ]

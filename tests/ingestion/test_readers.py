@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aftersale.errors import SchemaError, SourceReadError
+from aftersale.ingestion import readers
 from aftersale.ingestion.readers import (
     ROW,
     FileInfo,
     detect_encoding,
     expand_paths,
+    prefetch,
     read_csv_chunks,
     read_header,
     read_jsonl_chunks,
@@ -112,3 +115,51 @@ def test_paths_expand_from_folder_and_glob(tmp_path: Path) -> None:
         expand_paths(tmp_path / "missing.csv")
     with pytest.raises(SourceReadError, match="matched no files"):
         expand_paths(str(tmp_path / "*.parquet"))
+
+
+def test_csv_chunks_have_exactly_chunk_rows_across_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "_BLOCK_BYTES", 4096)  # many Arrow blocks of odd row counts
+    p = tmp_path / "many.csv"
+    p.write_text("a,b\n" + "".join(f"v{i},{i * 7}\n" for i in range(5000)), encoding="utf-8")
+    info = FileInfo(str(p), columns=("a", "b"))
+    chunks = list(read_csv_chunks(p, info, 1000))
+    assert [c.frame.height for c in chunks] == [1000] * 5
+    numbers = [n for c in chunks for n in c.frame[ROW].to_list()]
+    assert numbers == list(range(1, 5001))
+    assert [v for c in chunks for v in c.frame["a"].to_list()] == [f"v{i}" for i in range(5000)]
+    # A ragged row late in the file: rows before it keep their chunks, the rest is exact.
+    with p.open("a", encoding="utf-8") as fh:
+        fh.write("x,1,extra\ny,2\n")
+    good, bad = _read_all(p, chunk_rows=1000)
+    assert [n for n, _ in good] == [*range(1, 5001), 5002] and bad == [5001]
+
+
+def test_prefetch_keeps_order_and_passes_errors_on() -> None:
+    def numbers() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("broken at 5")
+
+    stream = prefetch(numbers())
+    assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="broken at 5"):
+        next(stream)
+
+
+def test_prefetch_stops_the_producer_when_the_consumer_stops() -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+
+    def numbers() -> Iterator[int]:
+        try:
+            for n in range(1000):
+                produced.append(n)
+                yield n
+        finally:
+            closed.append(True)
+
+    stream = prefetch(numbers(), depth=1)
+    assert next(stream) == 0
+    stream.close()  # the consumer gives up (an error while staging, say)
+    assert closed == [True] and len(produced) <= 4

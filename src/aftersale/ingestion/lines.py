@@ -53,26 +53,39 @@ def classify_lines(lines: pl.DataFrame, rules: LineRules) -> pl.DataFrame:
 
     A known code wins, then a name pattern, then a negative unit price (an adjustment such as
     a written-off debt); everything else is a product line. Codes and names are classified once
-    per distinct (code, name) pair and joined back: a chunk has far fewer products than lines.
+    per distinct value and mapped back: a chunk has far fewer products than lines.
     """
-    keys = ["product_id", "product_name"] if "product_name" in lines.columns else ["product_id"]
-    distinct = lines.select(keys).unique()
-    code = pl.col("product_id").str.to_uppercase().str.strip_chars()
-    kind: Any = pl.when(code.is_in(list(rules.codes))).then(
-        code.replace_strict(rules.codes, default=None, return_dtype=pl.String)
-    )
-    if "product_name" in lines.columns:
-        for pattern, label in rules.name_patterns.items():
-            kind = kind.when(pl.col("product_name").str.contains(pattern).fill_null(False)).then(
-                pl.lit(label)
-            )
-    named = distinct.with_columns(kind.otherwise(None).alias("_kind"))
-    joined = lines.join(named, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    by_code = _kinds_of(lines, "product_id", _code_kind(rules))
+    found = [pl.col("product_id").replace_strict(by_code, default=None, return_dtype=pl.String)]
+    if "product_name" in lines.columns and rules.name_patterns:
+        by_name = _kinds_of(lines, "product_name", _name_kind(rules))
+        found.append(
+            pl.col("product_name").replace_strict(by_name, default=None, return_dtype=pl.String)
+        )
     price_kind = (
         pl.when(pl.col("unit_price_minor") < 0)
         .then(pl.lit("adjustment"))
         .otherwise(pl.lit("product"))
     )
-    return joined.with_columns(pl.coalesce(pl.col("_kind"), price_kind).alias("line_kind")).drop(
-        "_kind"
-    )
+    return lines.with_columns(pl.coalesce(*found, price_kind).alias("line_kind"))
+
+
+def _code_kind(rules: LineRules) -> pl.Expr:
+    code = pl.col("value").str.to_uppercase().str.strip_chars()
+    return code.replace_strict(rules.codes, default=None, return_dtype=pl.String)
+
+
+def _name_kind(rules: LineRules) -> pl.Expr:
+    kind: Any = None
+    for pattern, label in rules.name_patterns.items():
+        hit = pl.col("value").str.contains(pattern)
+        kind = (kind.when(hit) if kind is not None else pl.when(hit)).then(pl.lit(label))
+    result: pl.Expr = kind.otherwise(None)
+    return result
+
+
+def _kinds_of(lines: pl.DataFrame, column: str, kind: pl.Expr) -> dict[str, str]:
+    """``{value: kind}`` for the distinct non-blank values of ``column`` that have a kind."""
+    distinct = lines.select(pl.col(column).drop_nulls().unique().alias("value"))
+    named = distinct.with_columns(kind.alias("kind")).filter(pl.col("kind").is_not_null())
+    return dict(zip(named["value"].to_list(), named["kind"].to_list(), strict=True))

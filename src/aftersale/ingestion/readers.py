@@ -17,12 +17,14 @@ import csv
 import glob
 import hashlib
 import json
+import queue
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -41,6 +43,7 @@ __all__ = [
     "file_digest",
     "flat_text",
     "parquet_columns",
+    "prefetch",
     "read_csv_chunks",
     "read_header",
     "read_jsonl_chunks",
@@ -48,8 +51,9 @@ __all__ = [
 ]
 
 ROW = "_row"
+T = TypeVar("T")
 _SAMPLE_BYTES = 1 << 20
-_BLOCK_BYTES = 8 << 20
+_BLOCK_BYTES = 16 << 20
 csv.field_size_limit(min(sys.maxsize, 1 << 31 - 1))
 
 
@@ -225,6 +229,17 @@ def read_csv_chunks(
         quoted_strings_can_be_null=False,
     )
     done = 0
+    pending: list[pl.DataFrame] = []
+    pending_rows = 0
+
+    def numbered(frame: pl.DataFrame) -> RawChunk:
+        nonlocal done
+        frame = frame.with_columns(
+            pl.int_range(done + 1, done + 1 + frame.height, dtype=pl.Int64).alias(ROW)
+        )
+        done += frame.height
+        return RawChunk(frame)
+
     try:
         reader = pacsv.open_csv(
             path, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
@@ -236,13 +251,18 @@ def read_csv_chunks(
             assert isinstance(whole, pl.DataFrame)
             if on_bytes is not None:
                 on_bytes(batch.nbytes)
-            for offset in range(0, whole.height, chunk_rows):
-                frame = whole.slice(offset, chunk_rows)
-                frame = frame.with_columns(
-                    pl.int_range(done + 1, done + 1 + frame.height, dtype=pl.Int64).alias(ROW)
-                )
-                done += frame.height
-                yield RawChunk(frame)
+            # Batches end wherever a block ends: cut the stream into chunks of exactly
+            # ``chunk_rows`` rows (rows carried over are numbered when they are yielded).
+            pending.append(whole)
+            pending_rows += whole.height
+            while pending_rows >= chunk_rows:
+                frame = pl.concat(pending) if len(pending) > 1 else pending[0]
+                rest = frame.slice(chunk_rows)
+                pending = [rest] if rest.height else []
+                pending_rows = rest.height
+                yield numbered(frame.slice(0, chunk_rows))
+        if pending_rows and not flagged[0]:
+            yield numbered(pl.concat(pending) if len(pending) > 1 else pending[0])
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "UTF8" in message or "utf8" in message.lower():
@@ -304,6 +324,53 @@ def _exact_csv_chunks(
                 yield flush()
         if rows or bad:
             yield flush()
+
+
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``items`` while a background thread already produces the next ``depth`` of them.
+
+    Parsing a file (Arrow, Parquet) releases the GIL, so the next chunk is read on the second
+    core while the caller works on this one. Exceptions reach the caller in order; stopping
+    early (an error in the caller) stops the producer after the item it is making.
+    """
+    slots: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((False, item)):
+                    return
+            put((True, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put((True, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="aftersale-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            finished, value = slots.get()
+            if finished:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def parquet_columns(path: Path) -> tuple[str, ...]:

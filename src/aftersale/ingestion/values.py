@@ -1,14 +1,18 @@
 """Vectorised parsers for one kind of value each: money, timestamps, phones, zones, JSON.
 
-Each returns polars expressions (the value, the error as a reason struct, counters) so the
-normaliser can evaluate every field of a chunk in one lazy pass.
+Each returns polars expressions (the value, the error, counters) so the normaliser can evaluate
+every field of a chunk in one pass. Errors are small integer codes handed out by
+:class:`ErrorCodes` (cheap to evaluate on every row); the text naming the value is built only for
+the rows that failed.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,9 +23,12 @@ import polars as pl
 from aftersale.ingestion.schema import Field
 
 __all__ = [
+    "ERROR_TYPE",
+    "PLAIN_MONEY",
     "TIMESTAMP_FORMATS",
+    "ErrorCodes",
+    "ErrorFactory",
     "ParseOptions",
-    "any_row",
     "e164",
     "err",
     "exponent_expr",
@@ -32,6 +39,7 @@ __all__ = [
     "parse_phone",
     "parse_plain_money",
     "parse_timestamp",
+    "timestamp_probes",
 ]
 
 TIMESTAMP_FORMATS: tuple[str, ...] = (
@@ -58,6 +66,17 @@ _DAYFIRST = {
 }
 
 
+PLAIN_MONEY = r"^-?\d{1,14}(\.\d{0,4})?$"
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # years before 1900 are implausible
+_AFTER_LATEST = datetime(2201, 1, 1, tzinfo=UTC)  # and so are years after 2200
+
+ERROR_TYPE = pl.Struct({"field": pl.String, "reason": pl.String, "detail": pl.String})
+"""The type of an error: which field, the reason code and a detail naming the value."""
+
+ErrorFactory = Callable[[str, str, pl.Expr], pl.Expr]
+"""``(field, reason, value) -> error expression``: :func:`err` or an :class:`ErrorCodes`."""
+
+
 @dataclass(frozen=True, slots=True)
 class ParseOptions:
     """How to read values of one file (from the mapping's ``[options]`` and settings)."""
@@ -73,6 +92,7 @@ class ParseOptions:
 
 
 def err(field_name: str, reason: str, value: pl.Expr) -> pl.Expr:
+    """The error struct of one check: field, reason and a detail naming the value."""
     return pl.struct(
         pl.lit(field_name).alias("field"),
         pl.lit(reason).alias("reason"),
@@ -85,16 +105,53 @@ def err(field_name: str, reason: str, value: pl.Expr) -> pl.Expr:
     )
 
 
+@dataclass(slots=True)
+class ErrorCodes:
+    """An error factory handing out integer codes; :meth:`describe` turns codes into errors.
+
+    Checks are evaluated on every row, so they should be cheap: a literal code per check is,
+    while formatting a detail text for every row (only to keep a handful) is not.
+    """
+
+    entries: list[tuple[str, str, pl.Expr]] = field(default_factory=list)
+
+    def __call__(self, field_name: str, reason: str, value: pl.Expr) -> pl.Expr:
+        """Register one check's error and return its code as a literal."""
+        self.entries.append((field_name, reason, value))
+        return pl.lit(len(self.entries) - 1, dtype=pl.Int32)
+
+    def describe(self, code: pl.Expr) -> pl.Expr:
+        """The error struct (field, reason, detail) of each row's code (null: no error)."""
+        if not self.entries:
+            return pl.lit(None, dtype=ERROR_TYPE)
+        chain: Any = None
+        for i, (name, reason, value) in enumerate(self.entries):
+            hit = code == i
+            chain = (chain.when(hit) if chain is not None else pl.when(hit)).then(
+                err(name, reason, value)
+            )
+        described: pl.Expr = chain.otherwise(None)
+        return described
+
+
 def parse_money(
-    frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
+    frame: pl.DataFrame,
+    f: Field,
+    options: ParseOptions,
+    notes: Counter[str],
+    plain: bool | None = None,
+    error: ErrorFactory = err,
 ) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
-    """Decimal major units -> integer minor units in each row's currency, exact (no floats)."""
+    """Decimal major units -> integer minor units in each row's currency, exact (no floats).
+
+    ``plain`` says every value of the chunk matches :data:`PLAIN_MONEY` (scanned here when not
+    given; the normaliser scans every field's checks in one pass), which allows the fast path.
+    """
     col = pl.col(f.name)
-    plain = frame.select(
-        (col.is_null() | col.str.contains(r"^-?\d{1,14}(\.\d{0,4})?$")).all()
-    ).item()
+    if plain is None:
+        plain = bool(frame.select((col.is_null() | col.str.contains(PLAIN_MONEY)).all()).item())
     if plain and options.decimal == ".":
-        return parse_plain_money(f, frame)
+        return parse_plain_money(f, frame, error)
     s = col.str.replace_all(r"[\s\u00a0'’]", "")
     neg = (
         s.str.starts_with("-")
@@ -134,15 +191,15 @@ def parse_money(
     value = pl.when(valid & ~too_big & exp.is_not_null()).then(
         pl.when(neg).then(-minor).otherwise(minor)
     )
-    error = (
+    failure = (
         pl.when(col.is_null())
         .then(None)
         .when(~valid)
-        .then(err(f.name, "not_a_number", col))
+        .then(error(f.name, "not_a_number", col))
         .when(too_big)
-        .then(err(f.name, "amount_out_of_range", col))
+        .then(error(f.name, "amount_out_of_range", col))
         .when(exp.is_null())
-        .then(err(f.name, "missing_currency", col))
+        .then(error(f.name, "missing_currency", col))
     )
     counters = {
         "numbers_with_separators": (
@@ -152,29 +209,30 @@ def parse_money(
         .fill_null(False)
         .sum(),
     }
-    return value.cast(pl.Int64), error, counters
+    return value.cast(pl.Int64), failure, counters
 
 
-def parse_plain_money(f: Field, frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
-    """Fast path for a chunk whose amounts are all plain decimals (``-12.5``): no regexes."""
+def parse_plain_money(
+    f: Field, frame: pl.DataFrame, error: ErrorFactory = err
+) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
+    """Fast path for a chunk whose amounts are all plain decimals (``-12.5``): no regexes.
+
+    The text is read as an exact decimal with four places (plain values have at most four)
+    and rounded half away from zero to the currency's minor unit.
+    """
     col = pl.col(f.name)
-    parts = col.str.strip_chars_start("-").str.split_exact(".", 1)
-    whole = parts.struct.field("field_0").cast(pl.Int64, strict=False).fill_null(0)
-    frac = parts.struct.field("field_1").fill_null("")
-    frac4 = pl.concat_str(frac, pl.lit("0000")).str.slice(0, 4).cast(pl.Int64)
+    scaled = col.str.to_decimal(scale=4).to_physical().cast(pl.Int64)  # value x 10^4, exact
     exp = exponent_expr(frame)
     divisor = pl.lit(10, dtype=pl.Int64).pow(pl.lit(4, dtype=pl.Int64) - exp)
-    minor = (whole * 10_000 + frac4 + divisor // 2) // divisor
+    minor = (scaled.abs() + divisor // 2) // divisor
     value = pl.when(col.str.starts_with("-")).then(-minor).otherwise(minor)
     value = pl.when(col.is_not_null() & exp.is_not_null()).then(value)
-    error = pl.when(col.is_not_null() & exp.is_null()).then(err(f.name, "missing_currency", col))
-    rounded = (col.is_not_null() & (frac.str.len_chars() > exp)).fill_null(False).sum()
-    return value.cast(pl.Int64), error, {"amounts_rounded": rounded}
-
-
-def any_row(frame: pl.DataFrame, condition: pl.Expr) -> bool:
-    """True when ``condition`` holds for some row (a cheap scan that decides the work to do)."""
-    return bool(frame.select(condition.fill_null(False).any()).item())
+    failure = pl.when(col.is_not_null() & exp.is_null()).then(
+        error(f.name, "missing_currency", col)
+    )
+    digits = (col.str.len_bytes() - col.str.find(".", literal=True) - 1).fill_null(0)
+    rounded = (col.is_not_null() & (digits > exp)).fill_null(False).sum()
+    return value.cast(pl.Int64), failure, {"amounts_rounded": rounded}
 
 
 def exponent_expr(frame: pl.DataFrame) -> pl.Expr:
@@ -185,15 +243,35 @@ def exponent_expr(frame: pl.DataFrame) -> pl.Expr:
     return pl.col("_exp")
 
 
+def timestamp_probes(name: str) -> dict[str, pl.Expr]:
+    """Chunk-wide checks :func:`parse_timestamp` needs (``zulu``, ``t``), as aggregates."""
+    col = pl.col(name)
+    return {
+        "zulu": (col.str.ends_with("Z") | col.str.ends_with("z")).fill_null(False).any(),
+        "t": col.str.contains("T", literal=True).fill_null(False).any(),
+    }
+
+
 def parse_timestamp(
-    frame: pl.DataFrame, f: Field, options: ParseOptions, notes: Counter[str]
+    frame: pl.DataFrame,
+    f: Field,
+    options: ParseOptions,
+    notes: Counter[str],
+    probes: dict[str, bool] | None = None,
+    error: ErrorFactory = err,
 ) -> tuple[pl.Expr, pl.Expr, dict[str, pl.Expr]]:
-    """Parse with the given format or the known ones; offsets -> UTC, naive -> option zone."""
+    """Parse with the given format or the known ones; offsets -> UTC, naive -> option zone.
+
+    ``probes`` are the results of :func:`timestamp_probes` for the chunk (scanned here when not
+    given).
+    """
     col = pl.col(f.name)
     s = col
-    if any_row(frame, col.str.ends_with("Z") | col.str.ends_with("z")):
+    if probes is None:
+        probes = frame.select(**timestamp_probes(f.name)).row(0, named=True)
+    if probes["zulu"]:
         s = s.str.replace(r"[Zz]$", "+00:00")
-    if any_row(frame, col.str.contains("T", literal=True)):
+    if probes["t"]:
         s = s.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
     if options.timestamp_format:
         formats: tuple[str, ...] = (options.timestamp_format,)
@@ -226,14 +304,14 @@ def parse_timestamp(
         parsed.append(epoch_val.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
     value = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
     counters = {"timestamps_with_offset": s.str.contains(r"[+-]\d{2}:?\d{2}$").sum()}
-    implausible = (value.dt.year() < 1900) | (value.dt.year() > 2200)
-    error = (
+    implausible = (value < _EARLIEST) | (value >= _AFTER_LATEST)
+    failure = (
         pl.when(col.is_not_null() & value.is_null())
-        .then(err(f.name, "unparseable_timestamp", col))
+        .then(error(f.name, "unparseable_timestamp", col))
         .when(implausible)
-        .then(err(f.name, "implausible_timestamp", col))
+        .then(error(f.name, "implausible_timestamp", col))
     )
-    return value, error, counters
+    return value, failure, counters
 
 
 def formats_seen(frame: pl.DataFrame, s: pl.Expr, formats: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from aftersale.ingestion import segment
 from aftersale.ingestion.lines import LineRules
 from aftersale.ingestion.normalise import ParseOptions
 from aftersale.ingestion.report import LoadReport
+from aftersale.ingestion.rollup import Rollup
 from aftersale.ingestion.sequence import LineSequencer
 
 __all__ = ["MESSAGE", "PRIMARY_KEY", "PRIMARY_TABLE", "Load"]
@@ -48,3 +49,4 @@ class Load:
     rules: LineRules
     staged: Counter[str] = field(default_factory=Counter)
     sequencer: LineSequencer | None = None
+    rollup: Rollup | None = None

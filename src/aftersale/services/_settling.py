@@ -12,9 +12,8 @@ import polars as pl
 from aftersale.ingestion import assemble
 from aftersale.ingestion.readers import ROW
 from aftersale.ingestion.report import TableCounts
-from aftersale.ingestion.sequence import POSITION, REPEAT
 from aftersale.services._load import MESSAGE, PRIMARY_KEY, PRIMARY_TABLE, Load
-from aftersale.services._staging import quarantine
+from aftersale.services._staging import finish_rollup, quarantine
 from aftersale.store.state import StateStore
 from aftersale.store.warehouse import MergeCounts, MergeMode, Warehouse
 
@@ -53,28 +52,7 @@ def _settle_primary(load: Load, wh: Warehouse, staged: ir.Table, state: StateSto
     report = load.report
     staged_rows = load.staged["primary"]
     if kind == "order-lines" or load.mode == "lines":
-        sequencer = load.sequencer
-        if sequencer is not None and sequencer.runs == int(staged.order_id.nunique().execute()):
-            # Orders were contiguous: positions and repeats from the stream are final.
-            kept = staged.filter(~staged[REPEAT])
-            lines = kept.mutate(
-                line_number=kept[POSITION],
-                line_id=kept.order_id.concat(":", kept[POSITION].cast("string")),
-            )
-            report.rows_duplicate += sequencer.repeats
-            load.report.notes["orders_contiguous_files"] += 1
-        else:
-            lines = _settle_lines_by_sorting(load, wh, staged, staged_rows)
-        counts = _merge(load, wh, "order_lines", lines, "replace")
-        if kind == "orders":
-            orders = assemble.orders_from_lines(lines, load.rules.cancellation_prefix)
-            orders = wh.materialise(load.load_id, "orders_built", orders)
-            _merge(load, wh, "orders", orders, "coalesce")
-            _count_order_notes(load, wh, orders, lines)
-            if "customer_id" in lines.columns:
-                _merge(load, wh, "customers", assemble.customers_from_rows(lines), "coalesce")
-        _merge(load, wh, "products", assemble.products_from_lines(lines), "coalesce")
-        return counts
+        return _settle_lines(load, wh, staged, staged_rows)
     key = PRIMARY_KEY[kind]
     policy: Literal["first", "latest"] = "first" if kind == "events" else "latest"
     settled = assemble.dedupe(staged, key, policy)
@@ -98,6 +76,51 @@ def _settle_primary(load: Load, wh: Warehouse, staged: ir.Table, state: StateSto
         _append_ledger(load, wh, kept, state)
         return counts
     return _merge(load, wh, PRIMARY_TABLE[kind], kept, "coalesce")
+
+
+def _settle_lines(load: Load, wh: Warehouse, staged: ir.Table, staged_rows: int) -> MergeCounts:
+    """Merge line-level loads: lines, and (for orders) orders, customers and products."""
+    report = load.report
+    sequencer = load.sequencer
+    rolled = _contiguous(load, wh)
+    if sequencer is not None:
+        report.rows_duplicate += sequencer.repeats  # repeats were never staged
+    if rolled is not None:
+        # Orders were contiguous: line positions and orders built while streaming are final.
+        lines = staged
+        report.notes["orders_contiguous_files"] += 1
+    else:
+        if sequencer is not None:
+            staged = staged.drop("line_number", "line_id")
+        lines = _settle_lines_by_sorting(load, wh, staged, staged_rows)
+    counts = _merge(load, wh, "order_lines", lines, "replace")
+    if load.kind == "orders":
+        if rolled is not None:
+            orders = rolled
+            assert load.rollup is not None
+            report.notes.update(load.rollup.notes)
+            _merge(load, wh, "orders", orders, "coalesce")
+        else:
+            orders = assemble.orders_from_lines(lines, load.rules.cancellation_prefix)
+            orders = wh.materialise(load.load_id, "orders_built", orders)
+            _merge(load, wh, "orders", orders, "coalesce")
+            _count_order_notes(load, wh, orders, lines)
+        if "customer_id" in lines.columns:
+            _merge(load, wh, "customers", assemble.customers_from_rows(lines), "coalesce")
+    _merge(load, wh, "products", assemble.products_from_lines(lines), "coalesce")
+    return counts
+
+
+def _contiguous(load: Load, wh: Warehouse) -> ir.Table | None:
+    """The orders rolled up while streaming, if every run of order ids had its own id."""
+    if load.sequencer is None:
+        return None
+    finish_rollup(load, wh)
+    orders = wh.staged(load.load_id, "rolled_orders")
+    if orders is None:
+        return None
+    stats = wh.to_polars(orders.aggregate(n=orders.count(), ids=orders.order_id.nunique()))
+    return orders if stats["n"][0] == stats["ids"][0] else None
 
 
 def _settle_lines_by_sorting(

@@ -15,13 +15,15 @@ from aftersale.ingestion.readers import (
     ROW,
     BadRecord,
 )
+from aftersale.ingestion.rollup import Rollup
 from aftersale.ingestion.schema import KIND_FIELDS, Field
-from aftersale.ingestion.sequence import LineSequencer
+from aftersale.ingestion.sequence import POSITION, REPEAT, RUN, LineSequencer
 from aftersale.ingestion.shopify import consent_rows
 from aftersale.services._load import MESSAGE, Load
 from aftersale.store.warehouse import Warehouse
 
 __all__ = [
+    "finish_rollup",
     "quarantine",
     "quarantine_bad_records",
     "stage",
@@ -77,8 +79,7 @@ def stage_chunk(
     if load.mode == "lines" or load.kind == "order-lines":
         good = classify_lines(good, load.rules)
         if "line_number" not in good.columns:
-            load.sequencer = load.sequencer or LineSequencer()
-            good = load.sequencer(with_hash(good))
+            good = _sequence(load, wh, with_hash(good))
     if load.kind == "consents":
         good = _with_consent_key(good)
     stage(load, wh, "primary", good)
@@ -116,6 +117,40 @@ def stage_chunk(
     if "_accepts_marketing" in raw.columns:
         ok = raw.filter(pl.col(ROW).is_in(good_rows.implode()))
         _derive(load, wh, index, path, "consents", consent_rows(ok), KIND_FIELDS["consents"])
+
+
+def _sequence(load: Load, wh: Warehouse, lines: pl.DataFrame) -> pl.DataFrame:
+    """Number the lines, drop exact repeats and roll complete orders up, while streaming.
+
+    Only the first copy of a repeated line is staged (a repeat is an exact duplicate of an
+    earlier row of the load whatever the row order, so the sort-based fallback agrees).
+    """
+    load.sequencer = load.sequencer or LineSequencer()
+    if load.rollup is None:
+        load.rollup = Rollup(load.rules.cancellation_prefix, orders=load.kind == "orders")
+    numbered = load.sequencer(lines)
+    kept = numbered.filter(~pl.col(REPEAT)).with_columns(
+        pl.col(POSITION).alias("line_number"),
+        pl.concat_str(pl.col("order_id"), pl.lit(":"), pl.col(POSITION).cast(pl.String)).alias(
+            "line_id"
+        ),
+    )
+    stage_part(load, wh, "rolled_orders", load.rollup(kept))
+    return kept.drop(POSITION, REPEAT, RUN)
+
+
+def finish_rollup(load: Load, wh: Warehouse) -> None:
+    """Stage the orders still open when the last chunk was read."""
+    if load.rollup is not None:
+        stage_part(load, wh, "rolled_orders", load.rollup.finish())
+
+
+def stage_part(load: Load, wh: Warehouse, name: str, frame: pl.DataFrame) -> None:
+    """Stage rows as they are (no row hash); an empty frame only when nothing was staged."""
+    if frame.height == 0 and (name in load.staged or not frame.columns):
+        return
+    wh.stage(load.load_id, name, frame)
+    load.staged[name] += frame.height
 
 
 def _derive(

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import polars as pl
 
 from aftersale.clock import Clock, SystemClock
 from aftersale.config import Settings, load_settings
@@ -18,7 +21,7 @@ from aftersale.errors import InvalidInputError, SchemaError
 from aftersale.ingestion import segment
 from aftersale.ingestion.lines import LineRules
 from aftersale.ingestion.mapping import Mapping, load_mapping
-from aftersale.ingestion.normalise import ParseOptions, normalise_chunk
+from aftersale.ingestion.normalise import NormalisedChunk, ParseOptions, normalise_chunk
 from aftersale.ingestion.readers import (
     ROW,
     FileInfo,
@@ -27,6 +30,7 @@ from aftersale.ingestion.readers import (
     expand_paths,
     file_digest,
     parquet_columns,
+    prefetch,
     read_csv_chunks,
     read_header,
     read_jsonl_chunks,
@@ -40,8 +44,6 @@ from aftersale.services._settling import finalise
 from aftersale.services._staging import quarantine_bad_records, stage_chunk
 from aftersale.store.state import StateStore
 from aftersale.store.warehouse import Warehouse
-
-__all__ = ["Progress", "ingest", "resolve_format"]
 
 __all__ = ["Progress", "ingest", "resolve_format"]
 
@@ -194,20 +196,45 @@ def _read_file(
     settings: Settings,
     progress: Progress | None,
 ) -> None:
-    digest, size = file_digest(path)
+    size = path.stat().st_size
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aftersale-digest") as hashing:
+        # The file's SHA-256 is computed on its own thread while the rows are read.
+        digest = hashing.submit(file_digest, path)
+        file_report = _read_rows(load, wh, index, path, fmt, mapping, settings, progress, size)
+        file_report.sha256, file_report.bytes = digest.result()
+    if progress:
+        progress(path.name, size, size)
+
+
+def _read_rows(
+    load: Load,
+    wh: Warehouse,
+    index: int,
+    path: Path,
+    fmt: str,
+    mapping: Mapping,
+    settings: Settings,
+    progress: Progress | None,
+    size: int,
+) -> FileReport:
+    """Read, normalise and stage every row of one file; return its report entry.
+
+    For CSV and Parquet three threads share the work: one parses the next chunk, one
+    normalises the one before it, and this one stages the chunk before that (in file order:
+    staging carries line positions and open orders from chunk to chunk).
+    """
     encoding, bom = (
         detect_encoding(path, mapping.options.encoding) if fmt != "parquet" else ("binary", False)
     )
-    info = FileInfo(path=str(path), encoding=encoding, had_bom=bom, bytes=size, sha256=digest)
-    file_report = FileReport(str(path), digest, size, encoding, bom)
+    info = FileInfo(path=str(path), encoding=encoding, had_bom=bom, bytes=size)
+    file_report = FileReport(str(path), "", size, encoding, bom)
     load.report.files.append(file_report)
     chunk_rows = settings.ingest.chunk_rows
     done = [0]
 
     def on_bytes(n: int) -> None:
+        # Called by the reading thread; progress is reported by this one, after each chunk.
         done[0] = min(size, done[0] + n)
-        if progress:
-            progress(path.name, done[0], size)
 
     fields = fields_for(load.kind)
     shopify: ShopifyRows | None = None
@@ -234,11 +261,17 @@ def _read_file(
         flatten = segment.flatten_segment if fmt == "segment" else None
         chunks = read_jsonl_chunks(path, info, chunk_rows, flatten)
         matched = {}
-    for chunk in chunks:
-        frame = chunk.frame
-        if shopify is not None:
-            frame = shopify(frame)
-        if fmt in ("jsonl", "segment"):
+
+    def normalised(
+        chunks: Iterator[RawChunk],
+    ) -> Iterator[tuple[RawChunk, pl.DataFrame, NormalisedChunk]]:
+        for chunk in chunks:
+            frame = shopify(chunk.frame) if shopify is not None else chunk.frame
+            yield chunk, frame, normalise_chunk(frame, matched, fields, load.options)
+
+    if fmt in ("jsonl", "segment"):  # parsed in Python (GIL-bound): one thread
+        for chunk in chunks:
+            frame = chunk.frame
             matched = _match(
                 load,
                 fields,
@@ -247,20 +280,43 @@ def _read_file(
                 path,
                 check_required=False,
             )
-        rows = frame.height + len(chunk.bad)
-        load.report.rows_read += rows
-        file_report.rows_read += rows
-        quarantine_bad_records(load, wh, chunk.bad, path)
-        result = normalise_chunk(frame, matched, fields, load.options)
-        load.report.notes.update(result.notes)
-        stage_chunk(load, wh, index, path, frame, result)
-        if progress and fmt != "csv":
-            progress(path.name, min(size, int(size * 0.99)), size)
+            _stage_rows(load, wh, index, path, file_report, chunk, frame, matched, fields)
+            if progress:
+                progress(path.name, min(size, int(size * 0.99)), size)
+    else:
+        for chunk, frame, result in prefetch(normalised(prefetch(chunks))):
+            if progress:
+                progress(path.name, done[0] if fmt != "parquet" else int(size * 0.99), size)
+            _stage_rows(load, wh, index, path, file_report, chunk, frame, result)
     file_report.exact_reader = info.exact_reader
     if info.exact_reader:
         load.report.notes["files_with_ragged_rows"] += 1
-    if progress:
-        progress(path.name, size, size)
+    return file_report
+
+
+def _stage_rows(
+    load: Load,
+    wh: Warehouse,
+    index: int,
+    path: Path,
+    file_report: FileReport,
+    chunk: RawChunk,
+    frame: pl.DataFrame,
+    result: NormalisedChunk | dict[str, str],
+    fields: tuple[Field, ...] = (),
+) -> None:
+    """Count one chunk's rows, quarantine what could not be split, stage the rest.
+
+    ``result`` is the normalised chunk, or the matched columns to normalise it with here.
+    """
+    rows = frame.height + len(chunk.bad)
+    load.report.rows_read += rows
+    file_report.rows_read += rows
+    quarantine_bad_records(load, wh, chunk.bad, path)
+    if isinstance(result, dict):
+        result = normalise_chunk(frame, result, fields, load.options)
+    load.report.notes.update(result.notes)
+    stage_chunk(load, wh, index, path, frame, result)
 
 
 def _match(
