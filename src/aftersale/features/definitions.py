@@ -71,7 +71,7 @@ def _order_features() -> list[Feature]:
         f("monetary_minor", "int64", "minor units", "Total paid over all purchases.",
           lambda t, c: t.total_minor.sum(), 0),
         f("last_order_minor", "int64", "minor units", "Value of the latest purchase.",
-          lambda t, c: t.total_minor.argmax(t.t)),
+          lambda t, c: t.total_minor.argmax(t.seq)),
         f("discounted_orders", "int64", "orders", "Purchases with a discount or a code.",
           lambda t, c: _count(t.discounted), 0),
         f("coupon_orders", "int64", "orders", "Purchases with a discount code (coupon use).",
@@ -81,11 +81,11 @@ def _order_features() -> list[Feature]:
         f("refund_minor", "int64", "minor units", "Amount refunded so far.",
           lambda t, c: t.refund_minor.sum(), 0),
         f("first_offer_tier", "string", "", "Offer tier of the first purchase (starter, pro...).",
-          lambda t, c: t.offer_tier.argmin(t.t)),
+          lambda t, c: t.offer_tier.argmin(t.seq)),
         f("first_sales_channel", "string", "", "Sales channel of the first purchase.",
-          lambda t, c: t.sales_channel.argmin(t.t)),
+          lambda t, c: t.sales_channel.argmin(t.seq)),
         f("last_sales_channel", "string", "", "Sales channel of the latest purchase.",
-          lambda t, c: t.sales_channel.argmax(t.t)),
+          lambda t, c: t.sales_channel.argmax(t.seq)),
     ]  # fmt: skip
 
 
@@ -103,7 +103,7 @@ def _gap_features() -> list[Feature]:
         f("gap_std_days", "Standard deviation of the days between purchases.",
           lambda t, c: t.gap_days.std()),
         f("last_gap_days", "Days between the latest purchase and the one before it.",
-          lambda t, c: t.gap_days.argmax(t.t)),
+          lambda t, c: t.gap_days.argmax(t.seq)),
     ]  # fmt: skip
 
 
@@ -241,11 +241,11 @@ def _text_features(recent: int) -> list[Feature]:
     return [
         *evidence,
         text("survey_answer", "Latest answer to the one-question survey.",
-             lambda t, c: t.text.argmax(t.t, where=survey(t))),
+             lambda t, c: t.text.argmax(t.seq, where=survey(t))),
         text("survey_slice", "Slice the latest survey answer points to (lexicons).",
-             lambda t, c: t.slice.argmax(t.t, where=survey(t))),
+             lambda t, c: t.slice.argmax(t.seq, where=survey(t))),
         text("last_clicked_topic", "Topic of the latest email link clicked.",
-             lambda t, c: t.text.argmax(t.t, where=t.kind == "topic")),
+             lambda t, c: t.text.argmax(t.seq, where=t.kind == "topic")),
         Feature("topics_clicked", "int64", "topics", _ALL, "Distinct email topics clicked.",
                 "texts", lambda t, c: t.text.nunique(where=t.kind == "topic"), 0),
         count("tickets_confused", _ALL, "Tickets in a confused tone.",
@@ -264,7 +264,7 @@ def _text_features(recent: int) -> list[Feature]:
                 "Most negative ticket (VADER compound score, -1..1).", "texts",
                 lambda t, c: t.sentiment.min(where=t.kind == "ticket")),
         text("last_ticket_tone", "Tone of the latest support ticket.",
-             lambda t, c: t.tone.argmax(t.t, where=t.kind == "ticket")),
+             lambda t, c: t.tone.argmax(t.seq, where=t.kind == "ticket")),
     ]  # fmt: skip
 
 

@@ -172,10 +172,17 @@ def _purchases(sources: Sources, ctx: FeatureContext) -> ir.Table:
     )
 
 
+def _sequenced(table: ir.Table, *order: str) -> ir.Table:
+    """Number each customer's rows in time order with ``order`` breaking ties, so "first" and
+    "latest" are well defined even for two rows in the same second (on every backend)."""
+    window = ibis.window(group_by="customer_id", order_by=[table[c] for c in order])
+    return table.mutate(seq=ibis.row_number().over(window))
+
+
 def _gaps(purchases: ir.Table) -> ir.Table:
-    window = ibis.window(group_by="customer_id", order_by=[purchases.t, purchases.order_id])
+    window = ibis.window(group_by="customer_id", order_by=purchases.seq)
     previous = purchases.t.lag().over(window)
-    return purchases.select("customer_id", "t", gap_days=(purchases.t - previous) / _DAY)
+    return purchases.select("customer_id", "t", "seq", gap_days=(purchases.t - previous) / _DAY)
 
 
 def _lines(sources: Sources, purchases: ir.Table) -> ir.Table:
@@ -284,12 +291,12 @@ def prepare_views(
     def keep(name: str, table: ir.Table) -> ir.Table:
         return materialise(f"view_{name}", table) if materialise else table
 
-    purchases = keep("purchases", _purchases(sources, ctx))
+    purchases = keep("purchases", _sequenced(_purchases(sources, ctx), "t", "order_id"))
     events = keep("events", _events(sources, ctx))
     return Views(
         purchases=purchases,
         gaps=keep("gaps", _gaps(purchases)),
         lines=keep("lines", _lines(sources, purchases)),
         events=events,
-        texts=keep("texts", _texts(events, sources.text_signals)),
+        texts=keep("texts", _sequenced(_texts(events, sources.text_signals), "t", "kind", "text")),
     )
