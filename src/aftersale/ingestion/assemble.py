@@ -15,6 +15,8 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from aftersale.ingestion.rollup import ORDER_LEVEL
+
 __all__ = [
     "HASH",
     "Deduped",
@@ -26,22 +28,6 @@ __all__ = [
 ]
 
 FILE, ROW, HASH = "_file", "_row", "_h"
-_ORDER_LEVEL = (
-    "customer_id",
-    "status",
-    "currency",
-    "subtotal_minor",
-    "discount_minor",
-    "shipping_minor",
-    "tax_minor",
-    "total_minor",
-    "refund_minor",
-    "discount_code",
-    "offer_tier",
-    "sales_channel",
-    "cancelled_at",
-    "updated_at",
-)
 _CONTACT = ("email", "phone", "first_name", "last_name", "country", "time_zone")
 
 
@@ -129,7 +115,7 @@ def orders_from_lines(lines: ir.Table, cancellation_prefix: str | None) -> ir.Ta
         "_source_file": lines.source_file.max(),
         "source": lines.source.max(),
     }
-    for name in _ORDER_LEVEL:
+    for name in ORDER_LEVEL:
         if name in cols:
             agg[name] = lines[name].max()
     grouped = lines.group_by("order_id").aggregate(**agg)
