@@ -36,6 +36,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 TARGET = Target(min_speed=4.0, max_memory=0.5)
-DEFAULT_DATA_DIR = Path("/tmp/aftersale-bench-segments")
+DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "aftersale-bench-segments"
 OUT_TABLES = {
     "features": "bench_features",
     "categories": "bench_categories",
@@ -756,6 +757,17 @@ class BenchResult:
     agreements: dict[int, Agreement]
 
 
+def _relative_source(src: object) -> str:
+    """Where the measured code came from, without this machine's folders."""
+    path = Path(str(src))
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        return str(path.resolve().relative_to(repo))
+    except ValueError:
+        tail = "/".join(path.parts[-3:])
+        return f"a copy outside the repository (.../{tail})"
+
+
 def main(argv: list[str] | None = None) -> BenchResult:
     """Command line entry point; see ``--help``."""
     parser = argparse.ArgumentParser(description="segments: aftersale vs plain pandas (ratios)")
@@ -873,7 +885,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
             if tree_after == tree_before or digest_after != digest_before
             else "; other files of the tree changed meanwhile (not used by this benchmark)"
         ),
-        f"aftersale imported from `{src}` (repository HEAD {_git_head()})",
+        f"aftersale imported from `{_relative_source(src)}` (repository HEAD {_git_head()})",
         f"input: `simulate_store(SimulationSpec(customers={largest}, days={args.days}, "
         f"seed={args.seed}, r={args.r:g}, formats={{'parquet', 'jsonl'}}))` loaded straight into "
         f"DuckDB with the canonical schema: {counts['customers']:,} customers, "
