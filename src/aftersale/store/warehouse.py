@@ -229,7 +229,10 @@ class Warehouse:
     def materialise(self, load_id: str, name: str, expr: ir.Table) -> ir.Table:
         """Store an expression as a temporary table (so later steps don't recompute it)."""
         stage = self.stage_name(load_id, name)
-        self.con.create_table(stage, obj=expr, overwrite=True, temp=True)
+        # Drop, then create: Ibis' overwrite=True fills a table under another name and copies
+        # it, which doubles the work for big intermediates.
+        self.con.drop_table(stage, force=True)
+        self.con.create_table(stage, obj=expr, temp=True)
         self._staged.add(stage)
         return self.con.table(stage)
 
