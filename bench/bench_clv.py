@@ -51,9 +51,9 @@ from bench.harness import (
     MB,
     PairResult,
     Target,
-    append_results,
     machine_info,
     measure,
+    record_section,
     release_memory,
     results_markdown,
     run_pair,
@@ -524,12 +524,7 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
             notes=notes,
             extra_rows=extra_rows,
         )
-        if args.markdown_out is not None:
-            args.markdown_out.write_text(section, encoding="utf-8")
-            print(f"wrote the RESULTS.md section to {args.markdown_out}")
-        else:
-            append_results(section)
-            print("appended to bench/RESULTS.md")
+        record_section(section, args.markdown_out)
     return pair
 
 

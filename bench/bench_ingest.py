@@ -36,9 +36,9 @@ from bench.harness import (
     PairResult,
     RunSample,
     Target,
-    append_results,
     describe,
     loaded_sources,
+    record_section,
     results_markdown,
     run_isolated,
     run_pair,
@@ -342,12 +342,7 @@ def main(argv: list[str] | None = None) -> PairResult[dict[str, Any]]:
         section = results_markdown(
             pair, date=date, command=command, notes=notes, extra_rows=isolated
         )
-        if args.markdown_out is not None:
-            args.markdown_out.write_text(section, encoding="utf-8")
-            print(f"wrote the RESULTS.md section to {args.markdown_out}")
-        else:
-            append_results(section)
-            print("appended to bench/RESULTS.md")
+        record_section(section, args.markdown_out)
     return pair
 
 

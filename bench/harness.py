@@ -55,6 +55,7 @@ __all__ = [
     "loaded_sources",
     "machine_info",
     "measure",
+    "record_section",
     "release_memory",
     "results_markdown",
     "run_isolated",
@@ -568,6 +569,16 @@ def results_markdown(
     out.append(f"- run order: {', '.join(pair.order)}")
     out += [f"- {n}" for n in notes]
     return "\n".join(out) + "\n\n"
+
+
+def record_section(section: str, markdown_out: Path | None = None) -> None:
+    """Write a results section to ``markdown_out`` when given, else append it to RESULTS.md."""
+    if markdown_out is not None:
+        markdown_out.write_text(section, encoding="utf-8")
+        print(f"wrote the RESULTS.md section to {markdown_out}")
+    else:
+        append_results(section)
+        print("appended to bench/RESULTS.md")
 
 
 def append_results(text: str, path: Path = RESULTS) -> None:

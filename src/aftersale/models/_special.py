@@ -336,3 +336,42 @@ def interpolate_by_group(
         rows = np.concatenate(direct)
         out[rows] = func(group[rows], scale[rows])
     return out
+
+
+def beta_geo_alive(
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,  # noqa: N803
+    params: tuple[float, ...],
+    *,
+    modified: bool,
+) -> FloatArray:
+    """P(alive) of BG/NBD (``modified=False``) or MBG/NBD, in place on two arrays.
+
+    The log-odds of having dropped out are log(a / d) + (r + x) log((alpha + T) / (alpha + t_x))
+    with d = b + x - 1 (BG/NBD, where a customer without repeats is alive) or d = b + x
+    (MBG/NBD, where one may drop out right after the first purchase).
+    """
+    r, alpha, a, b = params
+    x, t_x, T = np.broadcast_arrays(x, t_x, T)  # noqa: N806
+    odds = np.add(T, alpha)
+    np.log(odds, out=odds)
+    tmp = np.add(t_x, alpha)
+    np.log(tmp, out=tmp)
+    odds -= tmp
+    np.add(x, r, out=tmp)
+    odds *= tmp
+    if modified:
+        np.add(x, b, out=tmp)
+    else:
+        np.maximum(x, 1.0, out=tmp)
+        tmp += b - 1.0
+    np.log(tmp, out=tmp)
+    odds -= tmp
+    odds += np.log(a)
+    np.exp(odds, out=odds)
+    odds += 1.0
+    alive = np.divide(1.0, odds, out=odds)
+    if not modified:
+        alive[x == 0] = 1.0
+    return alive

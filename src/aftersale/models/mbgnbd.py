@@ -18,7 +18,13 @@ from scipy.special import betaln, gammaln, xlogy
 
 from aftersale.models._count_model import CountModel
 from aftersale.models._likelihoods import CountLikelihood
-from aftersale.models._special import expected_with_fallback, hyp_tail, nbd_survival, not_one
+from aftersale.models._special import (
+    beta_geo_alive,
+    expected_with_fallback,
+    hyp_tail,
+    nbd_survival,
+    not_one,
+)
 from aftersale.models.base import FloatArray, LoglikGrad, RfmData
 from aftersale.models.nbd import initial_rate_params
 
@@ -63,24 +69,7 @@ class ModifiedBetaGeoModel(CountModel):
         return CountLikelihood(data, "mbg")
 
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
-        r, alpha, a, b = self._values()
-        x, t_x, T = np.broadcast_arrays(x, t_x, T)  # noqa: N806
-        # log-odds of having dropped out, log(a / (b + x)) + (r + x) log((alpha + T) /
-        # (alpha + t_x)), in place (two arrays) because it runs on every customer
-        odds = np.add(T, alpha)
-        np.log(odds, out=odds)
-        tmp = np.add(t_x, alpha)
-        np.log(tmp, out=tmp)
-        odds -= tmp
-        np.add(x, r, out=tmp)
-        odds *= tmp
-        np.add(x, b, out=tmp)
-        np.log(tmp, out=tmp)
-        odds -= tmp
-        odds += np.log(a)
-        np.exp(odds, out=odds)
-        odds += 1.0
-        return np.divide(1.0, odds, out=odds)
+        return beta_geo_alive(x, t_x, T, self._values(), modified=True)
 
     def _expected_given_alive(
         self,
