@@ -21,6 +21,7 @@ from aftersale.errors import ConfigError
 __all__ = [
     "CONFIG_ENV_VAR",
     "CONFIG_FILE_NAME",
+    "DecisionSettings",
     "IngestSettings",
     "SegmentationSettings",
     "Settings",
@@ -94,6 +95,20 @@ class SegmentationSettings(BaseModel):
     )
 
 
+class DecisionSettings(BaseModel):
+    """Which playbook the engine runs and the contact policy it obeys (docs/DECISIONS.md)."""
+
+    model_config = _Strict
+
+    playbook: Path | None = Field(
+        default=None, description="Playbook YAML file; the packaged default playbook when unset."
+    )
+    policy: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Contact policy overrides: caps, quiet_hours, global_holdout, salt, ...",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one aftersale project."""
 
@@ -108,6 +123,7 @@ class Settings(BaseSettings):
     state: StateSettings = StateSettings()
     ingest: IngestSettings = IngestSettings()
     segmentation: SegmentationSettings = SegmentationSettings()
+    decisions: DecisionSettings = DecisionSettings()
     config_path: Path | None = Field(default=None, exclude=True)
 
     @classmethod
@@ -179,11 +195,15 @@ def _resolve_paths(settings: Settings, base: Path, path: Path | None) -> Setting
     segmentation = settings.segmentation
     if segmentation.file is not None and not segmentation.file.is_absolute():
         segmentation = segmentation.model_copy(update={"file": base / segmentation.file})
+    decisions = settings.decisions
+    if decisions.playbook is not None and not decisions.playbook.is_absolute():
+        decisions = decisions.model_copy(update={"playbook": base / decisions.playbook})
     return settings.model_copy(
         update={
             "warehouse": warehouse,
             "state": state,
             "segmentation": segmentation,
+            "decisions": decisions,
             "config_path": path,
         }
     )

@@ -23,7 +23,16 @@ from aftersale.store.state_tables import metadata
 
 __all__: list[str] = []
 
-STATE_TABLES = {"consent_ledger", "load_files", "load_runs"}
+STATE_TABLES = {
+    "consent_ledger",
+    "load_files",
+    "load_runs",
+    "decision_passes",
+    "journeys",
+    "decisions",
+    "outbox",
+}
+HEAD = "0002"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MIGRATIONS = Path(state_module.__file__).with_name("migrations")
 
@@ -50,7 +59,7 @@ def test_upgrade_downgrade_upgrade(empty_store: StateStore, plain_engine: Engine
     assert _tables(plain_engine) <= {"alembic_version"}
     assert empty_store.current_revision() is None
     empty_store.migrate()
-    assert empty_store.current_revision() == "0001"
+    assert empty_store.current_revision() == HEAD
     assert empty_store.table_counts() == dict.fromkeys(sorted(STATE_TABLES), 0)
 
 
@@ -71,7 +80,19 @@ def test_schema_details_that_autogenerate_does_not_compare(
         ["customer_id", "channel", "purpose", "recorded_at", "status"]
     ]
     checks = {c["name"] for t in STATE_TABLES for c in inspector.get_check_constraints(t)}
-    assert checks == {"ck_load_runs_status", "ck_consent_ledger_status"}
+    assert checks == {
+        "ck_load_runs_status",
+        "ck_consent_ledger_status",
+        "ck_decision_passes_mode",
+        "ck_journeys_status",
+        "ck_decisions_outcome",
+    }
+    assert [u["column_names"] for u in inspector.get_unique_constraints("decisions")] == [
+        ["idempotency_key"]
+    ]
+    assert [u["column_names"] for u in inspector.get_unique_constraints("outbox")] == [
+        ["idempotency_key"]
+    ]
     fks = {
         (t, fk["referred_table"], fk["options"].get("ondelete"))
         for t in STATE_TABLES
@@ -80,6 +101,7 @@ def test_schema_details_that_autogenerate_does_not_compare(
     assert fks == {
         ("load_files", "load_runs", "CASCADE"),
         ("consent_ledger", "load_runs", "SET NULL"),
+        ("decisions", "decision_passes", None),
     }
     started = inspector.get_columns("load_runs")[4]
     assert started["name"] == "started_at"
@@ -122,14 +144,14 @@ def test_concurrent_migrate_calls_agree(state_url: str) -> None:
     for store in stores:
         store.close()
     assert errors == []
-    assert revisions == ["0001"] * 3
+    assert revisions == [HEAD] * 3
 
 
 def test_downgrade_to_unknown_revision_is_a_storage_error(store: StateStore) -> None:
     """Alembic's errors become StorageError and leave the schema as it was."""
     with pytest.raises(StorageError, match=r"cannot downgrade state store at .* to nope"):
         store.downgrade("nope")
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
 
 
 def test_revision_history_is_linear_and_self_contained() -> None:
@@ -137,8 +159,8 @@ def test_revision_history_is_linear_and_self_contained() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(config)
-    assert script.get_heads() == ["0001"]
-    assert [r.revision for r in script.walk_revisions()] == ["0001"]
+    assert script.get_heads() == [HEAD]
+    assert [r.revision for r in script.walk_revisions()] == ["0002", "0001"]
     assert not (MIGRATIONS / "alembic.ini").exists()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         source = path.read_text(encoding="utf-8")
@@ -148,9 +170,9 @@ def test_revision_history_is_linear_and_self_contained() -> None:
 def test_migrate_is_idempotent_and_reaches_head(empty_store: StateStore) -> None:
     """`aftersale init` may run any number of times; each run ends at the shipped head."""
     assert empty_store.current_revision() is None
-    assert empty_store.migrate() == "0001"
-    assert empty_store.migrate() == "0001"
-    assert empty_store.current_revision() == empty_store.head_revision() == "0001"
+    assert empty_store.migrate() == HEAD
+    assert empty_store.migrate() == HEAD
+    assert empty_store.current_revision() == empty_store.head_revision() == HEAD
 
 
 def test_uninitialised_store_refuses_writes_with_a_hint(empty_store: StateStore) -> None:
@@ -191,7 +213,7 @@ def test_sqlite_missing_file_is_uninitialised_and_not_created(tmp_path: Path) ->
         assert not path.exists()
         store.migrate()  # creates the folder, as `aftersale init` needs
         assert path.is_file()
-        assert store.table_counts() == {"consent_ledger": 0, "load_files": 0, "load_runs": 0}
+        assert store.table_counts() == dict.fromkeys(sorted(STATE_TABLES), 0)
 
 
 def test_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
@@ -212,4 +234,4 @@ def test_from_settings_uses_state_url(tmp_path: Path) -> None:
     with StateStore.from_settings(settings) as store:
         assert store.url == url
         assert store.dialect == "sqlite"
-        assert store.migrate() == "0001"
+        assert store.migrate() == HEAD

@@ -8,7 +8,7 @@ TCPA window for SMS), a 5 % global control group that receives no marketing.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -62,12 +62,19 @@ class Policy(BaseModel):
         }
     )
     quiet_hours: QuietHours = QuietHours()
-    promotion_blockers: list[str] = Field(
-        default_factory=lambda: ["refund_open", "angry_ticket"],
-        description="Customer flags that block every marketing message.",
+    promotion_blockers: dict[str, str] = Field(
+        default_factory=lambda: {
+            "refund_open": "refund_requests_recent > 0",
+            "angry_ticket": "angry_texts_recent > 0",
+        },
+        description="Named SQL tests over features; a customer matching one gets no marketing.",
     )
     red_blocks_goals: list[str] = Field(
         default_factory=lambda: ["referral", "order_value"],
         description="Goals never pursued while the customer's health is Red.",
     )
     referral_needs_green: bool = True
+    stale_after: timedelta = Field(
+        default=timedelta(days=2),
+        description="A send that fell due longer ago than this is suppressed, not sent late.",
+    )

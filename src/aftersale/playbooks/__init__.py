@@ -1,7 +1,12 @@
-"""Playbooks as code: the YAML format, its validation, and (later) the decision engine."""
+"""Playbooks as code: the YAML format, its validation and its compilation to Ibis."""
 
 from aftersale.playbooks.conditions import check_condition, parse_condition
-from aftersale.playbooks.load import LoadedPlaybook, load_playbook, validate_playbook
+from aftersale.playbooks.load import (
+    LoadedPlaybook,
+    default_playbook,
+    load_playbook,
+    validate_playbook,
+)
 from aftersale.playbooks.schema import Play, Playbook, parse_duration
 
 __all__ = [
@@ -9,6 +14,7 @@ __all__ = [
     "Play",
     "Playbook",
     "check_condition",
+    "default_playbook",
     "json_schema",
     "load_playbook",
     "parse_condition",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,13 @@ from aftersale.playbooks.schema import (
 )
 from aftersale.segments.assign import SEGMENT_COLUMNS
 
-__all__ = ["LoadedPlaybook", "known_names", "load_playbook", "validate_playbook"]
+__all__ = [
+    "LoadedPlaybook",
+    "default_playbook",
+    "known_names",
+    "load_playbook",
+    "validate_playbook",
+]
 
 Path_ = tuple[str | int, ...]
 
@@ -289,3 +296,10 @@ def load_playbook(path: Path | str, registry: FeatureRegistry | None = None) -> 
             problems=problems,
         )
     return LoadedPlaybook(Path(path), playbook)
+
+
+def default_playbook(registry: FeatureRegistry | None = None) -> LoadedPlaybook:
+    """The playbook aftersale ships with (package data ``default.yaml``), validated."""
+    with as_file(files("aftersale.playbooks") / "default.yaml") as path:
+        loaded = load_playbook(path, registry)
+    return LoadedPlaybook(Path("default.yaml"), loaded.playbook)

@@ -341,6 +341,19 @@ class StateStore:
 
     # --- plumbing ------------------------------------------------------------------------------
 
+    @contextmanager
+    def reading(self, action: str) -> Iterator[Connection]:
+        """A read transaction on an initialised store (for the store's other record keepers)."""
+        with self._read(action) as conn:
+            yield conn
+
+    @contextmanager
+    def writing(self, action: str) -> Iterator[Connection]:
+        """A write transaction on an initialised store; all or nothing."""
+        self._require_initialised()
+        with self._transaction(action, write=True) as conn:
+            yield conn
+
     def _require_initialised(self) -> None:
         """Raise StorageError unless the schema is at this version's head (checked once)."""
         if self._initialised:

@@ -11,7 +11,12 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aftersale.decisions.decide import CANDIDATE_SCHEMA, HISTORY_SCHEMA, decide, idempotency_key
+from aftersale.decisions.gates import (
+    CANDIDATE_SCHEMA,
+    HISTORY_SCHEMA,
+    apply_gates,
+    idempotency_key,
+)
 from aftersale.decisions.policy import Policy
 
 ZONES = ["UTC", "Europe/London", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"]
@@ -51,12 +56,11 @@ def worlds(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, d
             candidates.append(
                 {
                     "customer_id": f"C{i}", "play_id": pid, "step_id": "s1",
-                    "occurrence": draw(st.sampled_from(["O1", "O2"])), "is_entry": True,
+                    "occurrence": draw(st.sampled_from(["O1", "O2"])), "journey_id": "j", "due_at": None, "order_id": None, "product_id": None,
                     "purpose": purpose, "goal": goal, "priority": priority, "channels": channels,
                     "holdout": holdout, "variants": variants,
                     "variant_weights": [1.0] * len(variants),
-                    "reentry": draw(st.sampled_from(["once_ever", "once_per_order", "every"])),
-                    "reentry_days": 7, "matched": f"{pid} matched",
+                    "matched": f"{pid} matched",
                 }
             )  # fmt: skip
     history = []
@@ -92,7 +96,7 @@ def _local_quiet(at: datetime, zone: str | None) -> bool:
 @given(world=worlds())
 def test_policy_is_never_broken(world: tuple) -> None:  # type: ignore[type-arg]
     candidates, customers, history, as_of = world
-    decisions = decide(candidates, customers, history, POLICY, as_of)
+    decisions = apply_gates(candidates, customers, history, POLICY, as_of)
     assert len(decisions) == len(candidates)  # history keys are "old-*": nothing dropped
     people = {r["customer_id"]: r for r in customers.to_dicts()}
     going = decisions.filter(pl.col("outcome") != "suppress")
@@ -136,24 +140,23 @@ def test_policy_is_never_broken(world: tuple) -> None:  # type: ignore[type-arg]
 @given(world=worlds(), seed=st.randoms())
 def test_deterministic_and_idempotent(world: tuple, seed: object) -> None:  # type: ignore[type-arg]
     candidates, customers, history, as_of = world
-    first = decide(candidates, customers, history, POLICY, as_of)
+    first = apply_gates(candidates, customers, history, POLICY, as_of)
     shuffled = candidates.sample(fraction=1.0, shuffle=True, seed=7)
-    assert decide(shuffled, customers, history, POLICY, as_of).equals(first)
+    assert apply_gates(shuffled, customers, history, POLICY, as_of).equals(first)
     recorded = first.select(
         "idempotency_key", "customer_id", "play_id", "occurrence", "channel", "purpose",
         "outcome", at=pl.lit(as_of, dtype=pl.Datetime("us", "UTC")),
     )  # fmt: skip
-    again = decide(candidates, customers, pl.concat([history, recorded]), POLICY, as_of)
+    again = apply_gates(candidates, customers, pl.concat([history, recorded]), POLICY, as_of)
     assert again.is_empty()
 
 
 def test_holdout_and_variants_are_stable_hashes() -> None:
     rows = [
         {"customer_id": f"C{i}", "play_id": "incentive", "step_id": "s1", "occurrence": "O1",
-         "is_entry": True, "purpose": "marketing", "goal": "repeat_purchase", "priority": 1,
+         "journey_id": "j", "due_at": None, "order_id": None, "product_id": None, "purpose": "marketing", "goal": "repeat_purchase", "priority": 1,
          "channels": ["email"], "holdout": 0.0, "variants": ["a", "b"],
-         "variant_weights": [3.0, 1.0], "reentry": "once_ever", "reentry_days": None,
-         "matched": ""}
+         "variant_weights": [3.0, 1.0], "matched": ""}
         for i in range(4000)
     ]  # fmt: skip
     candidates = pl.DataFrame(rows, schema=CANDIDATE_SCHEMA)
@@ -163,14 +166,14 @@ def test_holdout_and_variants_are_stable_hashes() -> None:
     )  # fmt: skip
     empty = pl.DataFrame(schema=HISTORY_SCHEMA)
     as_of = datetime(2025, 6, 1, 12, tzinfo=UTC)
-    out = decide(candidates, customers, empty, Policy(), as_of)
+    out = apply_gates(candidates, customers, empty, Policy(), as_of)
     control = out.filter(pl.col("gate") == "global_holdout").height / 4000
     assert 0.04 <= control <= 0.06  # 5 % global control group
     sent = out.filter(pl.col("outcome") == "send")
     share_a = sent.filter(pl.col("variant") == "a").height / sent.height
     assert 0.72 <= share_a <= 0.78  # weights 3:1
-    assert decide(candidates, customers, empty, Policy(), as_of).equals(out)
-    other_salt = decide(candidates, customers, empty, Policy(salt="other"), as_of)
+    assert apply_gates(candidates, customers, empty, Policy(), as_of).equals(out)
+    other_salt = apply_gates(candidates, customers, empty, Policy(salt="other"), as_of)
     assert not other_salt["variant"].equals(out["variant"])
     assert idempotency_key("C1", "p", "s", "o") == idempotency_key("C1", "p", "s", "o")
 
@@ -180,9 +183,9 @@ def test_quiet_hours_defer_to_the_next_allowed_minute() -> None:
     candidates = pl.DataFrame(
         [
             {"customer_id": c, "play_id": "save", "step_id": "s1", "occurrence": "O1",
-             "is_entry": True, "purpose": "transactional", "goal": "retention", "priority": 90,
+             "journey_id": "j", "due_at": None, "order_id": None, "product_id": None, "purpose": "transactional", "goal": "retention", "priority": 90,
              "channels": ["sms"], "holdout": 0.0, "variants": [], "variant_weights": [],
-             "reentry": "once_ever", "reentry_days": None, "matched": ""}
+             "matched": ""}
             for c in ("LON", "NYC")
         ],
         schema=CANDIDATE_SCHEMA,
@@ -191,7 +194,7 @@ def test_quiet_hours_defer_to_the_next_allowed_minute() -> None:
         {"customer_id": ["LON", "NYC"], "time_zone": ["Europe/London", "America/New_York"],
          "reachable_sms": [True, True]}
     )  # fmt: skip
-    out = decide(candidates, customers, pl.DataFrame(schema=HISTORY_SCHEMA), Policy(), as_of)
+    out = apply_gates(candidates, customers, pl.DataFrame(schema=HISTORY_SCHEMA), Policy(), as_of)
     london, new_york = out.sort("customer_id").to_dicts()
     assert london["outcome"] == "defer" and london["gate"] == "quiet_hours"
     assert london["send_at"] == datetime(2025, 6, 2, 7, 0, tzinfo=UTC)  # 08:00 BST

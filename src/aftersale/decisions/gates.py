@@ -1,26 +1,27 @@
-"""``decide``: from due candidates to send / defer / suppress, each with the gate that decided.
+"""The gates: from due sends to send / defer / suppress, each with the gate that decided.
 
-A pure function over frames: the batch pass hands it every due (customer, play, step) found by
-set-based queries on the snapshot; the real-time path hands it the rows of one customer. Same
-code, same answers. Gates run in this order, each only on rows still undecided:
+A pure function over frames: the engine (:mod:`aftersale.decisions.engine`) hands it the sends
+its journeys reached in this pass, for all customers in batch or for one customer in real
+time. Same code, same answers. Gates run in this order, each only on rows still undecided:
 
 1. **duplicate** – an idempotency key already decided earlier is not decided again;
-2. **consent** – the first channel in the play's preference with a reachable address and
+2. **stale** – a send that fell due longer ago than ``policy.stale_after`` is not sent late;
+3. **consent** – the first channel in the play's preference with a reachable address and
    consent for the purpose (marketing needs an opt-in; transactional only respects a hard
    opt-out);
-3. **holdout** – the global control group (marketing only) and the play's own holdout, by a
+4. **holdout** – the global control group (marketing only) and the play's own holdout, by a
    salted hash of the customer (stable across runs, machines and versions);
-4. **suppression** – promotion blockers (open refund, angry ticket), goals never pursued while
+5. **suppression** – promotion blockers (open refund, angry ticket), goals never pursued while
    Red, referral asks only when Green;
-5. **re-entry** – once ever, once per occurrence, or once per N days (entry steps only);
 6. **caps** – marketing messages per channel per day and per 7 days, from the history;
 7. **quiet hours** – in the customer's time zone: deferred to the next allowed minute;
 8. **arbitration** – at most ``marketing_per_day`` marketing messages per customer per day,
    highest priority first, ties by play id then step id; and the channel's remaining daily and
    weekly cap inside the pass.
 
-The variant of an A/B play is drawn by the same salted hash, so one customer always gets one
-variant of a play.
+Re-entry (once ever, once per order, every N days) is decided earlier, when a journey would
+start (:mod:`aftersale.decisions.journeys`). The variant of an A/B play is drawn by the same
+salted hash, so one customer always gets one variant of a play.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from aftersale.decisions.policy import Policy
 
 __all__ = [
     "CANDIDATE_SCHEMA",
+    "CHANNELS",
     "DECISION_COLUMNS",
     "HISTORY_SCHEMA",
-    "decide",
+    "apply_gates",
     "idempotency_key",
     "unit_hash",
 ]
@@ -48,7 +50,10 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "play_id": pl.String,
     "step_id": pl.String,
     "occurrence": pl.String,
-    "is_entry": pl.Boolean,
+    "journey_id": pl.String,
+    "due_at": pl.Datetime("us", "UTC"),
+    "order_id": pl.String,
+    "product_id": pl.String,
     "purpose": pl.String,
     "goal": pl.String,
     "priority": pl.Int64,
@@ -56,8 +61,6 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "holdout": pl.Float64,
     "variants": pl.List(pl.String),
     "variant_weights": pl.List(pl.Float64),
-    "reentry": pl.String,
-    "reentry_days": pl.Int64,
     "matched": pl.String,
 }
 HISTORY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -76,6 +79,9 @@ DECISION_COLUMNS = (
     "play_id",
     "step_id",
     "occurrence",
+    "journey_id",
+    "order_id",
+    "product_id",
     "purpose",
     "goal",
     "priority",
@@ -212,37 +218,22 @@ def _suppressions(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return _passed(frame, "suppression")
 
 
-def _reentry(frame: pl.DataFrame, history: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
-    entries = history.group_by(["customer_id", "play_id"]).agg(
-        _entered_before=pl.len(),
-        _last_entry=pl.col("at").max(),
-        _occurrences=pl.col("occurrence").unique(),
-    )
-    frame = frame.join(entries, on=["customer_id", "play_id"], how="left")
-    seen = pl.col("_entered_before").fill_null(0) > 0
-    days_since = (pl.lit(as_of) - pl.col("_last_entry")).dt.total_seconds() / 86_400.0
-    blocked = pl.col("is_entry") & (
-        ((pl.col("reentry") == "once_ever") & seen)
-        | ((pl.col("reentry") == "once_per_order")
-           & pl.col("_occurrences").list.contains(pl.col("occurrence")).fill_null(False))
-        | ((pl.col("reentry") == "every") & seen & (days_since < pl.col("reentry_days")))
+def _stale(frame: pl.DataFrame, policy: Policy, as_of: datetime) -> pl.DataFrame:
+    limit = as_of - policy.stale_after
+    reason = pl.concat_str(
+        pl.lit("fell due at "), pl.col("due_at").dt.strftime("%Y-%m-%d %H:%M UTC"),
+        pl.lit(f", more than {policy.stale_after} before this pass; not sent late"),
     )  # fmt: skip
-    ago = days_since.round(0).cast(pl.Int64).cast(pl.String)
-    every = pl.concat_str(
-        pl.lit("entered "), ago, pl.lit(" days ago; again after "),
-        pl.col("reentry_days").cast(pl.String),
-    )  # fmt: skip
-    once = pl.concat_str(pl.lit("already entered ("), pl.col("reentry"), pl.lit(")"))
-    reason = pl.when(pl.col("reentry") == "every").then(every).otherwise(once)
-    frame = _suppress(frame, blocked, "reentry", reason)
-    return _passed(frame.drop("_entered_before", "_last_entry", "_occurrences"), "reentry")
+    return _passed(_suppress(frame, pl.col("due_at") < limit, "stale", reason), "stale")
 
 
 def _caps(
     frame: pl.DataFrame, history: pl.DataFrame, policy: Policy, as_of: datetime
 ) -> pl.DataFrame:
     sent = history.filter(
-        (pl.col("purpose") == "marketing") & (pl.col("outcome") == "send") & (pl.col("at") < as_of)
+        (pl.col("purpose") == "marketing")
+        & pl.col("outcome").is_in(["send", "defer"])
+        & (pl.col("at") < as_of)
     )
     day = sent.filter(pl.col("at") >= as_of - timedelta(days=1))
     week = sent.filter(pl.col("at") >= as_of - timedelta(days=7))
@@ -266,9 +257,10 @@ def _caps(
         .join(today, on="customer_id", how="left")
         .join(caps, on="channel", how="left")
         .with_columns(
-            _day=pl.col("_day").fill_null(0),
-            _week=pl.col("_week").fill_null(0),
-            _today=pl.col("_today").fill_null(0),
+            # signed: "per day minus today" goes below zero when the history is over the slot
+            _day=pl.col("_day").fill_null(0).cast(pl.Int64),
+            _week=pl.col("_week").fill_null(0).cast(pl.Int64),
+            _today=pl.col("_today").fill_null(0).cast(pl.Int64),
         )
     )
     marketing = pl.col("purpose") == "marketing"
@@ -398,14 +390,14 @@ def _variants(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return frame.with_columns(variant=pl.Series(picks, dtype=pl.String))
 
 
-def decide(
+def apply_gates(
     candidates: pl.DataFrame,
     customers: pl.DataFrame,
     history: pl.DataFrame,
     policy: Policy,
     as_of: datetime,
 ) -> pl.DataFrame:
-    """Decide every candidate at ``as_of``: one row per new decision (see the module doc)."""
+    """Gate every due send at ``as_of``: one row per new decision (see the module doc)."""
     moment = ensure_utc(as_of)
     cands = candidates.with_columns(
         idempotency_key=pl.Series(
@@ -432,10 +424,10 @@ def decide(
     for column, dtype in (("time_zone", pl.String), ("health_grade", pl.String)):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(column))
+    frame = _stale(frame, policy, moment)
     frame = _consent(frame)
     frame = _holdouts(frame, policy)
     frame = _suppressions(frame, policy)
-    frame = _reentry(frame, history, moment)
     frame = _caps(frame, history, policy, moment)
     frame = _quiet_hours(frame, policy, moment)
     frame = _arbitrate(frame, policy)
