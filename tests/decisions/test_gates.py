@@ -28,6 +28,7 @@ PLAYS = [
     ("save", "marketing", "retention", 90, ["sms", "email"], 0.0, []),
     ("upsell", "marketing", "order_value", 20, ["email"], 0.0, []),
 ]
+JOURNEY = {"journey_id": "j", "due_at": None, "order_id": None, "product_id": None}
 CONSENT = st.sampled_from([None, "opt_in", "opt_out"])
 
 
@@ -56,7 +57,7 @@ def worlds(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, d
             candidates.append(
                 {
                     "customer_id": f"C{i}", "play_id": pid, "step_id": "s1",
-                    "occurrence": draw(st.sampled_from(["O1", "O2"])), "journey_id": "j", "due_at": None, "order_id": None, "product_id": None,
+                    "occurrence": draw(st.sampled_from(["O1", "O2"])), **JOURNEY,
                     "purpose": purpose, "goal": goal, "priority": priority, "channels": channels,
                     "holdout": holdout, "variants": variants,
                     "variant_weights": [1.0] * len(variants),
@@ -154,7 +155,7 @@ def test_deterministic_and_idempotent(world: tuple, seed: object) -> None:  # ty
 def test_holdout_and_variants_are_stable_hashes() -> None:
     rows = [
         {"customer_id": f"C{i}", "play_id": "incentive", "step_id": "s1", "occurrence": "O1",
-         "journey_id": "j", "due_at": None, "order_id": None, "product_id": None, "purpose": "marketing", "goal": "repeat_purchase", "priority": 1,
+         **JOURNEY, "purpose": "marketing", "goal": "repeat_purchase", "priority": 1,
          "channels": ["email"], "holdout": 0.0, "variants": ["a", "b"],
          "variant_weights": [3.0, 1.0], "matched": ""}
         for i in range(4000)
@@ -183,7 +184,7 @@ def test_quiet_hours_defer_to_the_next_allowed_minute() -> None:
     candidates = pl.DataFrame(
         [
             {"customer_id": c, "play_id": "save", "step_id": "s1", "occurrence": "O1",
-             "journey_id": "j", "due_at": None, "order_id": None, "product_id": None, "purpose": "transactional", "goal": "retention", "priority": 90,
+             **JOURNEY, "purpose": "transactional", "goal": "retention", "priority": 90,
              "channels": ["sms"], "holdout": 0.0, "variants": [], "variant_weights": [],
              "matched": ""}
             for c in ("LON", "NYC")

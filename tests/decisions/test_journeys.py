@@ -107,8 +107,9 @@ def _run(
     result = decide(inputs, Playbook(name="t", plays=[p]), state, policy or Policy(), at)
     kept = state.journeys.join(result.journeys.select("journey_id"), on="journey_id", how="anti")
     journeys = pl.concat([kept, result.journeys])
-    return result.decisions, PolicyState(journeys, pl.concat([state.history,
-                                                              _history(result.decisions, at)]))
+    return result.decisions, PolicyState(
+        journeys, pl.concat([state.history, _history(result.decisions, at)])
+    )
 
 
 def _history(decisions: pl.DataFrame, at: datetime) -> pl.DataFrame:
@@ -184,8 +185,9 @@ def test_wait_until_continues_on_the_matching_event_only() -> None:
     assert journey["path"] == "until_delivered:arrived > tips"
 
 
-@pytest.mark.parametrize(("on_timeout", "sent", "status"), [("continue", ["tips"], "done"),
-                                                             ("exit", [], "exited")])
+@pytest.mark.parametrize(
+    ("on_timeout", "sent", "status"), [("continue", ["tips"], "done"), ("exit", [], "exited")]
+)
 def test_wait_until_times_out(on_timeout: str, sent: list[str], status: str) -> None:
     p = _waiting_play(on_timeout)
     state = empty_state()
@@ -204,8 +206,13 @@ def test_branches_follow_the_condition_on_current_features() -> None:
                 "then": [_send("cheer")], "otherwise": [_send("help")]}]
     )  # fmt: skip
     column = condition_columns([p], Policy())["health_grade = 'green'"]
-    facts = _facts(customer_id=["C1", "C2"], health_grade=["green", "red"],
-                   email=["a@x", "b@x"], last_order_at=[T0, T0], last_refund_at=[None, None])
+    facts = _facts(
+        customer_id=["C1", "C2"],
+        health_grade=["green", "red"],
+        email=["a@x", "b@x"],
+        last_order_at=[T0, T0],
+        last_refund_at=[None, None],
+    )
     facts = facts.with_columns(pl.Series(column, [True, False]))  # fmt: skip
     entries = _entries(("C1", "O1", T0), ("C2", "O2", T0))
     out, _ = _run(p, T0 + timedelta(hours=1), empty_state(), entries, facts)

@@ -78,6 +78,7 @@ def main(
 
 def _register() -> None:
     from aftersale.cli.commands import (
+        decide,
         demo,
         ingest,
         init,
@@ -89,7 +90,9 @@ def _register() -> None:
         status,
     )
 
-    for module in (init, simulate, ingest, status, quarantine, demo, models, segment, playbook):
+    for module in (
+        init, simulate, ingest, status, quarantine, demo, models, segment, playbook, decide,
+    ):  # fmt: skip
         module.register(app)
 
 

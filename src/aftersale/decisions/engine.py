@@ -95,7 +95,7 @@ class PassResult:
 
     def counts(self) -> dict[str, int]:
         """Decisions by outcome, plus journeys started, finished and refused entries."""
-        out = {k: 0 for k in ("send", "defer", "suppress")}
+        out = dict.fromkeys(("send", "defer", "suppress"), 0)
         for outcome, n in self.decisions.group_by("outcome").len().iter_rows():
             out[str(outcome)] = int(n)
         out["journeys_touched"] = len(self.journeys)
@@ -204,9 +204,7 @@ def decide(
         (pl.col("status") == "active") & pl.col("play_id").is_in(list(known))
     )
     journeys = pl.concat([active, started], how="vertical")
-    touched, sends = advance(
-        journeys, program, customers, inputs.waited, plays, conditions, moment
-    )
+    touched, sends = advance(journeys, program, customers, inputs.waited, plays, conditions, moment)
     # journeys started in this pass but not yet due stay as they started
     unmoved = started.join(touched.select("journey_id"), on="journey_id", how="anti")
     touched = pl.concat([touched, unmoved], how="vertical")

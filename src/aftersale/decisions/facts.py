@@ -18,7 +18,7 @@ of a pass is ``[since, as_of)``, where ``since`` is the ``as_of`` of the previou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,10 +100,11 @@ def _moment(value: datetime) -> ir.TimestampScalar:
     return ibis.literal(ensure_utc(value), type=_TS)
 
 
-def _only(table: ir.Table, customer_ids: Sequence[str] | None) -> ir.Table:
-    if customer_ids is None:
+def _only(table: ir.Table, ids: ir.Table | None) -> ir.Table:
+    """``table`` restricted to the customers in ``ids`` (a one-column table), if given."""
+    if ids is None:
         return table
-    return table.filter(table.customer_id.isin(list(customer_ids)))
+    return table.semi_join(ids, table.customer_id == ids.customer_id)
 
 
 def _event_rows(
@@ -112,12 +113,12 @@ def _event_rows(
     where: dict[str, str | int | float | bool],
     start: datetime | None,
     as_of: datetime,
-    customer_ids: Sequence[str] | None,
+    ids: ir.Table | None,
 ) -> ir.Table:
     """(customer_id, occurred_at, order_id, product_id, key) of the named event in the window."""
     end = _moment(as_of)
     if name == ORDER_COMPLETED and not where:
-        o = _only(tables.orders, customer_ids)
+        o = _only(tables.orders, ids)
         o = o.filter(o.customer_id.notnull(), o.ordered_at < end, o.status.isin(PURCHASE_STATUSES))
         if start is not None:
             o = o.filter(o.ordered_at >= _moment(start))
@@ -128,7 +129,7 @@ def _event_rows(
             product_id=ibis.null().cast("string"),
             key=o.order_id,
         )
-    e = _only(tables.events, customer_ids)
+    e = _only(tables.events, ids)
     e = e.filter(e.event == name, e.customer_id.notnull(), e.occurred_at < end)
     if start is not None:
         e = e.filter(e.occurred_at >= _moment(start))
@@ -157,14 +158,14 @@ def _trigger_rows(
     tables: Tables,
     since: datetime | None,
     as_of: datetime,
-    customer_ids: Sequence[str] | None,
+    ids: ir.Table | None,
 ) -> ir.Table | None:
     trigger = play.trigger
     snap = tables.snapshot
     null_text = ibis.null().cast("string")
     if isinstance(trigger, EventTrigger):
         start = _window_start(since, as_of, trigger.within)
-        rows = _event_rows(tables, trigger.event, trigger.where, start, as_of, customer_ids)
+        rows = _event_rows(tables, trigger.event, trigger.where, start, as_of, ids)
         label = f"event {trigger.event}" + "".join(
             f" {k}={v}" for k, v in sorted(trigger.where.items())
         )
@@ -179,7 +180,7 @@ def _trigger_rows(
     if isinstance(trigger, TimeTrigger):
         start = _window_start(since, as_of, None)
         offset = parse_duration(trigger.offset, allow_negative=True)
-        rows = _only(snap, customer_ids)
+        rows = _only(snap, ids)
         at = rows[trigger.after] + ibis.interval(seconds=int(offset.total_seconds()))
         rows = rows.filter(at >= _moment(start), at < _moment(as_of))
         return rows.select(
@@ -194,7 +195,7 @@ def _trigger_rows(
     if isinstance(trigger, ChangeTrigger):
         if tables.previous is None:
             return None
-        now = _only(snap, customer_ids).select("customer_id", _now=snap[trigger.of])
+        now = _only(snap, ids).select("customer_id", _now=snap[trigger.of])
         before = tables.previous.select("customer_id", _before=tables.previous[trigger.of])
         joined = now.join(before, "customer_id")
         moved = (joined._now != joined._before) & joined._now.isin(trigger.to)
@@ -254,7 +255,7 @@ def entries(
     tables: Tables,
     since: datetime | None,
     as_of: datetime,
-    customer_ids: Sequence[str] | None = None,
+    ids: ir.Table | None = None,
 ) -> ir.Table | None:
     """Every (customer, play) whose trigger fired in ``[since, as_of)`` and who is in the
     play's audience in the snapshot; None when no play can fire."""
@@ -262,7 +263,7 @@ def entries(
     for play in plays:
         if not play.enabled:
             continue
-        rows = _trigger_rows(play, tables, since, as_of, customer_ids)
+        rows = _trigger_rows(play, tables, since, as_of, ids)
         if rows is None:
             continue
         snap = tables.snapshot
@@ -306,25 +307,22 @@ def customer_facts(
     policy: Policy,
     tables: Tables,
     as_of: datetime,
-    customer_ids: ir.Table | Sequence[str] | None = None,
+    ids: ir.Table | None = None,
 ) -> ir.Table:
     """One row per involved customer: conditions as booleans and the columns gates read."""
     plays = list(plays)
     snap = tables.snapshot
-    if isinstance(customer_ids, ir.Table):
-        snap = snap.join(customer_ids.select("customer_id").distinct(), "customer_id")
-    else:
-        snap = _only(snap, customer_ids)
+    snap = _only(snap, ids)
     conditions = condition_columns(plays, policy)
-    contacts = tables.customers.select("customer_id", "email", "phone", "time_zone")
+    contacts = _only(tables.customers, ids).select("customer_id", "email", "phone", "time_zone")
     end = _moment(as_of)
-    e = tables.events
+    e = _only(tables.events, ids)
     refund_events = (
         e.filter(e.event == REFUND_REQUESTED, e.occurred_at < end, e.customer_id.notnull())
         .group_by("customer_id")
         .agg(_refund_event_at=lambda t: t.occurred_at.max())
     )
-    o = tables.orders
+    o = _only(tables.orders, ids)
     refunds = (
         o.filter(o.refund_minor > 0, o.updated_at < end, o.customer_id.notnull())
         .group_by("customer_id")
@@ -340,7 +338,7 @@ def customer_facts(
         .left_join(refunds, "customer_id")
     )
     return joined.select(
-        *[c for c in base.columns],
+        *list(base.columns),
         "email",
         "phone",
         "time_zone",
@@ -355,21 +353,15 @@ def waited_events(
     tables: Tables,
     start: datetime | None,
     as_of: datetime,
-    customer_ids: ir.Table | Sequence[str] | None = None,
+    ids: ir.Table | None = None,
 ) -> ir.Table | None:
     """Events that ``wait_until`` steps wait for, in ``[start, as_of)``, tagged with the step."""
     parts: list[ir.Table] = []
-    if isinstance(customer_ids, ir.Table):
-        ids: Sequence[str] | None = None
-    else:
-        ids = customer_ids
     for play in plays:
         for step in play.walk_steps():
             if not isinstance(step, WaitUntilStep):
                 continue
             rows = _event_rows(tables, step.event, step.where, start, as_of, ids)
-            if isinstance(customer_ids, ir.Table):
-                rows = rows.join(customer_ids.select("customer_id").distinct(), "customer_id")
             parts.append(
                 rows.select(
                     "customer_id",

@@ -279,7 +279,7 @@ def advance(
     exit_reason = _exit_reason(plays, conditions)
     parked: list[pl.DataFrame] = []
     sends: list[pl.DataFrame] = []
-    longest = int(program.group_by("play_id").len()["len"].max() or 0)
+    longest = int(program.group_by("play_id").len()["len"].cast(pl.Int64).max() or 0)  # type: ignore[arg-type]
     for _ in range(longest + 1):
         if work.is_empty():
             break
@@ -316,7 +316,8 @@ def advance(
             .otherwise(pl.col("pc")),
             _next_due=pl.when(kind == "wait").then(
                 pl.col("due_at") + pl.duration(seconds=pl.col("seconds")))
-            .when((kind == "wait_until") & pl.col("_arrived").is_not_null()).then(pl.col("_arrived"))
+            .when((kind == "wait_until") & pl.col("_arrived").is_not_null())
+            .then(pl.col("_arrived"))
             .when(kind == "wait_until").then(deadline)
             .otherwise(pl.col("due_at")),
             _step=pl.when(kind == "branch").then(pl.concat_str(
@@ -363,4 +364,3 @@ def advance(
     touched = pl.concat(parked, how="vertical") if parked else journeys.clear()
     out_sends = pl.concat(sends, how="vertical") if sends else empty_sends
     return touched.cast(JOURNEY_SCHEMA), out_sends  # type: ignore[arg-type]
-

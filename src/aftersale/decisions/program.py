@@ -29,6 +29,8 @@ from aftersale.playbooks.schema import (
 __all__ = ["INSTRUCTION_SCHEMA", "Instruction", "compile_play", "instruction_table"]
 
 Kind = Literal["send", "wait", "wait_until", "branch", "exit", "end"]
+_Pending = list[tuple[int, str]]
+"""(position, field) pairs still pointing at whatever comes after the block being laid out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +53,16 @@ class Instruction:
 def compile_play(play: Play) -> list[Instruction]:
     """The play's steps in document order with jumps; the last instruction is ``end``."""
     program: list[Instruction] = []
-    # (position, field) pairs still pointing at "whatever comes after this block"
-    Pending = list[tuple[int, str]]
 
-    def patch(pending: Pending, target: int) -> None:
+    def patch(pending: _Pending, target: int) -> None:
         for position, field in pending:
-            program[position] = replace(program[position], **{field: target})
+            if field == "next":
+                program[position] = replace(program[position], next=target)
+            else:
+                program[position] = replace(program[position], alt=target)
 
-    def lay(steps: list[Step]) -> Pending:
-        pending: Pending = []
+    def lay(steps: list[Step]) -> _Pending:
+        pending: _Pending = []
         for step in steps:
             here = len(program)
             patch(pending, here)

@@ -221,9 +221,7 @@ def _insert_ignore(
     size = batch_size(conn, len(names))
     for start in range(0, len(rows), size):
         batch = [{k: r[k] for k in names} for r in rows[start : start + size]]
-        stmt = dialect_insert(conn, table).values(batch).on_conflict_do_nothing(
-            index_elements=keys
-        )
+        stmt = dialect_insert(conn, table).values(batch).on_conflict_do_nothing(index_elements=keys)
         inserted += conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount
     return inserted
 
