@@ -39,3 +39,8 @@ def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert result.customers > 1000  # type: ignore[attr-defined]
     assert sum(result.sizes["health_grade"].values()) == result.customers  # type: ignore[attr-defined]
     assert namespace["buyer"].explanation.reasons["health_grade"]  # type: ignore[attr-defined]
+    decided = namespace["decided"]
+    assert decided.new_decisions == sum(  # type: ignore[attr-defined]
+        decided.counts[k]
+        for k in ("send", "defer", "suppress")  # type: ignore[attr-defined]
+    )

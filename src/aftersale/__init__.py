@@ -37,6 +37,17 @@ _EXPORTS: dict[str, str] = {
     "SystemClock": "aftersale.clock",
     "Warehouse": "aftersale.store.warehouse",
     "Explanation": "aftersale.segments",
+    "BacktestReport": "aftersale.services.decisions",
+    "DecisionPass": "aftersale.services.decisions",
+    "Engine": "aftersale.services.decisions",
+    "Policy": "aftersale.decisions",
+    "WhyReport": "aftersale.services.decisions",
+    "backtest": "aftersale.services.decisions",
+    "decide": "aftersale.decisions",
+    "default_playbook": "aftersale.playbooks",
+    "load_playbook": "aftersale.playbooks",
+    "run_decisions": "aftersale.services.decisions",
+    "why": "aftersale.services.decisions",
     "FeatureRegistry": "aftersale.features.registry",
     "Profile": "aftersale.services.segments",
     "SegmentationConfig": "aftersale.segments",
@@ -77,6 +88,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from aftersale.clock import Clock, FixedClock, SystemClock
     from aftersale.config import Settings, load_settings
+    from aftersale.decisions import Policy, decide
     from aftersale.errors import (
         AftersaleError,
         ConfigError,
@@ -91,6 +103,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from aftersale.ingestion.mapping import Mapping, MappingOptions, load_mapping
     from aftersale.ingestion.report import LoadReport
     from aftersale.segments import Explanation, SegmentationConfig, load_segmentation
+    from aftersale.playbooks import default_playbook, load_playbook
+    from aftersale.services.decisions import (
+        BacktestReport,
+        DecisionPass,
+        Engine,
+        WhyReport,
+        backtest,
+        run_decisions,
+        why,
+    )
     from aftersale.services.demo import run_demo
     from aftersale.services.ingest import ingest
     from aftersale.services.project import init_project, project_status

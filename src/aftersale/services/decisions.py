@@ -291,7 +291,7 @@ class DecisionPass:
             out.setdefault(str(play), {})[str(outcome)] = int(n)
         return out
 
-    def suppressed_by_gate(self) -> dict[str, int]:
+    def by_gate(self) -> dict[str, int]:
         """Suppressions and deferrals per gate."""
         kept = self.decisions.filter(pl.col("gate").is_not_null())
         return {str(g): int(n) for g, n in kept.group_by("gate").len().sort("gate").iter_rows()}
@@ -306,7 +306,7 @@ class DecisionPass:
             "counts": self.counts,
             "new_decisions": self.new_decisions,
             "by_play": self.by_play(),
-            "by_gate": self.suppressed_by_gate(),
+            "by_gate": self.by_gate(),
         }
 
 

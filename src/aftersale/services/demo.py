@@ -1,4 +1,5 @@
-"""The main job: simulate a store, create a project, load every file, re-load one, segment it.
+"""The main job: simulate a store, create a project, load every file, re-load one, segment it,
+decide the first messages.
 
 Used by ``aftersale demo`` (and ``make demo``). The re-load at the end shows that loading the
 same data twice changes nothing.
@@ -13,6 +14,7 @@ from pathlib import Path
 from aftersale.clock import Clock, SystemClock
 from aftersale.config import load_settings
 from aftersale.ingestion.report import LoadReport
+from aftersale.services.decisions import DecisionPass, run_decisions
 from aftersale.services.ingest import ingest
 from aftersale.services.project import init_project
 from aftersale.services.segments import SnapshotResult, snapshot
@@ -43,6 +45,7 @@ class DemoResult:
     stored: dict[str, int] = field(default_factory=dict)
     invoice_export: LoadReport | None = None
     segments: SnapshotResult | None = None
+    decisions: DecisionPass | None = None
 
 
 def run_demo(
@@ -79,6 +82,8 @@ def run_demo(
     with Warehouse(settings.warehouse) as warehouse:
         result.stored = warehouse.counts()
     result.segments = snapshot(settings, clock=clock, progress=progress)
+    # The first decision pass with the default playbook (stored; delivery is a later step).
+    result.decisions = run_decisions(settings, clock=clock, progress=progress)
     # The same store's invoice-style export, with the mess real exports have, in a project of
     # its own: cancellations, guests, postage and fee lines, duplicates, stray whitespace.
     export = init_project(root / "invoice-export")

@@ -37,10 +37,11 @@ def decide(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
-    _print_pass(ctx.obj.console, data)
+    print_pass(ctx.obj.console, data)
 
 
-def _print_pass(console: Any, data: dict[str, Any]) -> None:
+def print_pass(console: Any, data: dict[str, Any]) -> None:
+    """One pass as a line of counts and tables by play and by gate."""
     from rich.table import Table
 
     counts = data["counts"]

@@ -50,6 +50,10 @@ def demo(
         )
     if result.segments is not None:
         print_summary(console, result.segments.to_dict())
+    if result.decisions is not None:
+        from aftersale.cli.commands.decide import print_pass
+
+        print_pass(console, result.decisions.to_dict())
     reload = result.reload
     if reload is not None:
         changed = reload.rows_loaded + reload.rows_merged
