@@ -102,8 +102,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from aftersale.features.registry import FeatureRegistry
     from aftersale.ingestion.mapping import Mapping, MappingOptions, load_mapping
     from aftersale.ingestion.report import LoadReport
-    from aftersale.segments import Explanation, SegmentationConfig, load_segmentation
     from aftersale.playbooks import default_playbook, load_playbook
+    from aftersale.segments import Explanation, SegmentationConfig, load_segmentation
     from aftersale.services.decisions import (
         BacktestReport,
         DecisionPass,
